@@ -1,0 +1,13 @@
+//! ncagent: a NETCONF/YANG agent that performs BGP VPN-Target soft resets.
+//!
+//! Data flows one way: `ssh` -> `netconf` (framing, message, session, ops)
+//! -> `schema` (libyang validation) -> `auth` -> `northbound` (RPC handlers)
+//! -> `bgp` (the embedded BGP speaker).
+
+pub mod auth;
+pub mod bgp;
+pub mod config;
+pub mod netconf;
+pub mod northbound;
+pub mod schema;
+pub mod ssh;
