@@ -1,1 +1,276 @@
-//! config
+//! The agent's one TOML configuration file, its defaults, and validation with
+//! errors that name the bad key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::Level;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub device: DeviceConfig,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// The embedded BGP speaker (`[bgp]`); see docs/configuration.md.
+    #[serde(default)]
+    pub bgp: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port of the SSH listener (RFC 6242 §2: port 830).
+    pub listen: SocketAddr,
+    /// Where the SSH host key is kept; created (mode 0600) on first start.
+    pub host_key: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 830)),
+            host_key: PathBuf::from("ncagent-state/ssh_host_ed25519_key"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// NETCONF sessions open at once; one more is refused with a log line.
+    pub max_sessions: usize,
+    /// Largest `<rpc>` accepted, in bytes.
+    pub max_message_size: usize,
+    /// Largest chunk accepted under base:1.1 framing, in bytes.
+    pub max_chunk_size: usize,
+    /// Seconds a client has to send its `<hello>`.
+    pub hello_timeout_secs: u64,
+    /// Seconds without a message before a session is closed (0: never).
+    pub idle_timeout_secs: u64,
+    /// Failed logins from one address before it is made to wait.
+    pub max_auth_failures: u32,
+    /// Seconds an address that failed too often is refused.
+    pub auth_lockout_secs: u64,
+    /// Seconds an RPC may wait for the BGP engine before `operation-failed`.
+    pub rpc_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sessions: 64,
+            max_message_size: crate::netconf::framing::DEFAULT_MAX_MESSAGE,
+            max_chunk_size: crate::netconf::framing::DEFAULT_MAX_CHUNK,
+            hello_timeout_secs: 30,
+            idle_timeout_secs: 3600,
+            max_auth_failures: 5,
+            auth_lockout_secs: 30,
+            rpc_timeout_secs: 30,
+        }
+    }
+}
+
+impl Limits {
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_secs(self.hello_timeout_secs)
+    }
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout_secs > 0).then(|| Duration::from_secs(self.idle_timeout_secs))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    /// The switch model, e.g. "CE8855"; decides the YANG features.
+    pub model: String,
+    /// For CE6885-LL: "standard" or "low-latency".
+    pub forwarding_mode: Option<String>,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            model: "CE8855".into(),
+            forwarding_mode: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// PHC string (`$argon2id$…`), as printed by `ncagent hash-password`.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// OpenSSH public keys (`ssh-ed25519 AAAA… comment`).
+    #[serde(default)]
+    pub authorized_keys: Vec<String>,
+    /// 0 visit, 1 monitoring, 2 configuration, 3 management.
+    pub level: u8,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<config>"),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default: serves at once on localhost with one admin whose
+    /// password comes from the environment (see `auth::initial_admin`).
+    pub fn embedded_default() -> Config {
+        Config {
+            server: ServerConfig::default(),
+            limits: Limits::default(),
+            device: DeviceConfig::default(),
+            users: Vec::new(),
+            bgp: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        if l.max_sessions == 0 {
+            return Err(ConfigError::invalid(
+                "limits.max_sessions",
+                "must be at least 1",
+            ));
+        }
+        if l.max_message_size < 1024 {
+            return Err(ConfigError::invalid(
+                "limits.max_message_size",
+                "must be at least 1024 bytes",
+            ));
+        }
+        // RFC 6242 §4.2: chunk-size is 1..4294967295.
+        if l.max_chunk_size == 0 || l.max_chunk_size as u64 > u64::from(u32::MAX) {
+            return Err(ConfigError::invalid(
+                "limits.max_chunk_size",
+                "must be between 1 and 4294967295",
+            ));
+        }
+        if l.hello_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "limits.hello_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if l.rpc_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "limits.rpc_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            if u.name.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    "must not be empty",
+                ));
+            }
+            if !seen.insert(u.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    format!("user \"{}\" is listed twice", u.name),
+                ));
+            }
+            if Level::from_u8(u.level).is_none() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.level"),
+                    format!(
+                        "{} is not a level (0 visit, 1 monitoring, 2 configuration, 3 management)",
+                        u.level
+                    ),
+                ));
+            }
+            if u.password_hash.is_none() && u.authorized_keys.is_empty() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "user \"{}\" has neither password_hash nor authorized_keys",
+                        u.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_bad_key() {
+        let e = Config::from_toml("[limits]\nmax_sessions = 0\n").unwrap_err();
+        assert!(e.to_string().contains("limits.max_sessions"), "{e}");
+        let e = Config::from_toml("[server]\nlisten = \"nope\"\n").unwrap_err();
+        assert!(e.to_string().contains("listen"), "{e}");
+        let e = Config::from_toml("[[users]]\nname = \"a\"\nlevel = 7\npassword_hash = \"x\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("users[0].level"), "{e}");
+        let e = Config::from_toml("bogus = 1\n").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.server.listen.port(), 830);
+        assert_eq!(c.device.model, "CE8855");
+    }
+}

@@ -4,6 +4,7 @@
 //! -> `schema` (libyang validation) -> `auth` -> `northbound` (RPC handlers)
 //! -> `bgp` (the embedded BGP speaker).
 
+pub mod agent;
 pub mod auth;
 pub mod bgp;
 pub mod config;

@@ -1,0 +1,171 @@
+//! Starts the whole agent from one configuration: users, the NETCONF server
+//! behind SSH, the application; stops it on a cancellation token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::auth::{self, Level, Throttle, Users};
+use crate::config::{Config, ConfigError};
+use crate::netconf::ServerState;
+use crate::netconf::framing::FramingLimits;
+use crate::netconf::state::SessionLimits;
+use crate::northbound::Agent;
+use crate::ssh::{SshServer, load_or_create_host_key};
+
+/// Environment variable that sets the first admin's password when the
+/// configuration lists no users.
+pub const ADMIN_PASSWORD_ENV: &str = "NCAGENT_ADMIN_PASSWORD";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running agent.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub state: Arc<ServerState>,
+    task: tokio::task::JoinHandle<()>,
+    shutdown: CancellationToken,
+}
+
+impl Running {
+    /// Stops accepting, closes every session, and waits (bounded) for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+        for _ in 0..50 {
+            if self.state.session_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// The users of the configuration, or the first admin from the environment.
+fn users_of(config: &Config, state_dir: &std::path::Path) -> Result<Users, StartError> {
+    let mut users = Users::from_config(&config.users)?;
+    if users.is_empty() {
+        let password = match std::env::var(ADMIN_PASSWORD_ENV) {
+            Ok(p) if !p.is_empty() => p,
+            _ => {
+                // No fixed well-known password: make one and tell only the operator.
+                let password = random_password();
+                let path = state_dir.join("admin-password");
+                write_secret(&path, &password).map_err(|e| {
+                    StartError::Other(format!("cannot write {}: {e}", path.display()))
+                })?;
+                warn!(
+                    path = %path.display(),
+                    "no users configured and {ADMIN_PASSWORD_ENV} unset: user \"admin\" has a generated password, stored in this file"
+                );
+                password
+            }
+        };
+        let hash = auth::hash_password(&password).map_err(StartError::Other)?;
+        users.add("admin", Level::Management, hash);
+        info!("user \"admin\" (level 3) enabled from the embedded default");
+    }
+    Ok(users)
+}
+
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    rand::fill(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn write_secret(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{text}")
+}
+
+/// Starts the agent; returns once it is listening.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let shutdown = CancellationToken::new();
+    let state_dir: PathBuf = config
+        .server
+        .host_key
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let users = Arc::new(users_of(&config, &state_dir)?);
+    let host_key = load_or_create_host_key(&config.server.host_key).map_err(StartError::Other)?;
+
+    let app = Arc::new(Agent::new());
+    let l = &config.limits;
+    let limits = SessionLimits {
+        framing: FramingLimits {
+            max_message: l.max_message_size,
+            max_chunk: l.max_chunk_size,
+        },
+        max_sessions: l.max_sessions,
+        hello_timeout: l.hello_timeout(),
+        idle_timeout: l.idle_timeout(),
+    };
+    let state = ServerState::new(app, limits, shutdown.clone());
+    let throttle = Arc::new(Throttle::new(
+        l.max_auth_failures,
+        Duration::from_secs(l.auth_lockout_secs),
+    ));
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.server.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.server.listen,
+        source,
+    })?;
+    let server = SshServer::new(host_key, users, throttle, state.clone());
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move { server.serve(listener, token).await });
+    info!(%local_addr, "NETCONF over SSH listening");
+    Ok(Running {
+        local_addr,
+        state,
+        task,
+        shutdown,
+    })
+}
+
+/// Checks everything `start` would check, without binding or starting anything.
+pub fn check(config: &Config) -> Result<(), StartError> {
+    config.validate()?;
+    Users::from_config(&config.users)?;
+    Ok(())
+}

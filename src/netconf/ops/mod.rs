@@ -1,0 +1,231 @@
+//! The base operations (RFC 6241 §7) and `<get-schema>` (RFC 6022 §3).
+
+mod monitoring;
+
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use super::error::{BASE_NS, ErrorTag, ErrorType, RpcError};
+use super::message::{self, Element, ReplyBody, Rpc};
+use super::state::{LockError, ServerState};
+use super::{MONITORING_NS, RpcContext};
+use crate::auth;
+
+/// Runs one operation; returns the reply body and whether the session ends.
+pub(crate) async fn dispatch(
+    state: &Arc<ServerState>,
+    ctx: &RpcContext,
+    raw: &[u8],
+    rpc: &Rpc,
+) -> (ReplyBody, bool) {
+    let op = &rpc.op;
+    let ns = op.ns.as_deref().unwrap_or("");
+    let result = if ns == BASE_NS {
+        base_op(state, ctx, op).await
+    } else if op.is(MONITORING_NS, "get-schema") {
+        match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
+            Ok(()) => get_schema(state, op),
+            Err(e) => Err(e),
+        }
+    } else if state.app.serves(ns, &op.name) {
+        state.app.rpc(ctx, raw, rpc).await
+    } else {
+        warn!(ns, op = %op.name, "operation not supported");
+        Err(RpcError::operation_not_supported(&op.name))
+    };
+    let end = matches!(result, Ok(ReplyBody::Ok)) && op.is(BASE_NS, "close-session");
+    match result {
+        Ok(body) => (body, end),
+        Err(e) => (ReplyBody::Errors(vec![e]), false),
+    }
+}
+
+async fn base_op(
+    state: &Arc<ServerState>,
+    ctx: &RpcContext,
+    op: &Element,
+) -> Result<ReplyBody, RpcError> {
+    let name = op.name.as_str();
+    let known = matches!(
+        name,
+        "get" | "get-config" | "lock" | "unlock" | "close-session" | "kill-session"
+    );
+    if !known {
+        // edit-config, copy-config, delete-config, validate, commit … : the
+        // capabilities that would need them are not advertised.
+        return Err(RpcError::operation_not_supported(name));
+    }
+    auth::authorize(&ctx.user.name, ctx.user.level, name)?;
+    match name {
+        "close-session" => {
+            info!("close-session");
+            Ok(ReplyBody::Ok)
+        }
+        "kill-session" => kill_session(state, ctx, op),
+        "lock" => {
+            check_running(op, "target")?;
+            match state.lock_running(ctx.session_id) {
+                Ok(()) => Ok(ReplyBody::Ok),
+                // RFC 6241 §7.5: lock-denied carries the holder's session-id.
+                Err(LockError::HeldBy(holder)) => {
+                    Err(RpcError::new(ErrorType::Protocol, ErrorTag::LockDenied)
+                        .with_message(format!(
+                            "the running datastore is locked by session {holder}"
+                        ))
+                        .with_info("session-id", holder.to_string()))
+                }
+                Err(LockError::NotHeld) => Err(RpcError::operation_failed("lock failed")),
+            }
+        }
+        "unlock" => {
+            check_running(op, "target")?;
+            match state.unlock_running(ctx.session_id) {
+                Ok(()) => Ok(ReplyBody::Ok),
+                // RFC 6241 §7.6: unlock of a lock not held by this session fails.
+                Err(LockError::HeldBy(holder)) => Err(RpcError::new(
+                    ErrorType::Protocol,
+                    ErrorTag::OperationFailed,
+                )
+                .with_message(format!(
+                    "the running datastore is locked by session {holder}, not this one"
+                ))
+                .with_info("session-id", holder.to_string())),
+                Err(LockError::NotHeld) => Err(RpcError::new(
+                    ErrorType::Protocol,
+                    ErrorTag::OperationFailed,
+                )
+                .with_message("the running datastore is not locked")),
+            }
+        }
+        "get-config" => {
+            check_running(op, "source")?;
+            let filter = filter_of(op)?;
+            let data = state.app.running_config().await;
+            Ok(ReplyBody::Xml(data_reply(&data, filter)?))
+        }
+        _ => {
+            let filter = filter_of(op)?;
+            let mut data = vec![monitoring::netconf_state(state)];
+            data.extend(state.app.state().await);
+            Ok(ReplyBody::Xml(data_reply(&data, filter)?))
+        }
+    }
+}
+
+/// Checks `<target>`/`<source>` names the running datastore, the only one
+/// this agent has (no :candidate, no :startup capability).
+fn check_running(op: &Element, param: &str) -> Result<(), RpcError> {
+    let Some(p) = op.child(BASE_NS, param) else {
+        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+            .with_message(format!("<{}> needs <{param}>", op.name))
+            .with_bad_element(param));
+    };
+    match p.children.first() {
+        Some(ds) if ds.is(BASE_NS, "running") && p.children.len() == 1 => Ok(()),
+        Some(ds) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+            .with_message(format!(
+                "datastore \"{}\" is not supported; only running is",
+                ds.name
+            ))
+            .with_bad_element(ds.name.clone())),
+        None => Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+            .with_message(format!("<{param}> names no datastore"))
+            .with_bad_element(param)),
+    }
+}
+
+/// The subtree filter of `<get>`/`<get-config>`, if any (RFC 6241 §6).
+fn filter_of(op: &Element) -> Result<Option<&Element>, RpcError> {
+    let Some(filter) = op.child(BASE_NS, "filter") else {
+        return Ok(None);
+    };
+    match filter.attr("type") {
+        None | Some("subtree") => Ok(Some(filter)),
+        Some(other) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::BadAttribute)
+            .with_message(format!(
+                "filter type \"{other}\" is not supported (no :xpath capability); use subtree"
+            ))
+            .with_info("bad-attribute", "type")
+            .with_bad_element("filter")),
+    }
+}
+
+fn data_reply(data: &[String], filter: Option<&Element>) -> Result<String, RpcError> {
+    let mut out = String::from("<data>");
+    match filter {
+        None => data.iter().for_each(|d| out.push_str(d)),
+        // RFC 6241 §6.4.2: an empty filter selects nothing.
+        Some(f) if f.children.is_empty() => {}
+        Some(f) => {
+            let mut nodes = Vec::with_capacity(data.len());
+            for d in data {
+                // Our own output: a parse failure here is a bug, reported as such.
+                let el = message::parse_document(d.as_bytes())
+                    .map_err(|e| RpcError::operation_failed(format!("internal data error: {e}")))?;
+                nodes.push(el);
+            }
+            for sel in message::subtree_filter(&nodes, &f.children) {
+                sel.write_xml(&mut out, Some(BASE_NS));
+            }
+        }
+    }
+    out.push_str("</data>");
+    Ok(out)
+}
+
+fn kill_session(
+    state: &ServerState,
+    ctx: &RpcContext,
+    op: &Element,
+) -> Result<ReplyBody, RpcError> {
+    let Some(arg) = op.child(BASE_NS, "session-id") else {
+        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+            .with_message("<kill-session> needs <session-id>")
+            .with_bad_element("session-id"));
+    };
+    let invalid = |msg: String| {
+        RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+            .with_message(msg)
+            .with_bad_element("session-id")
+    };
+    let id: u32 = arg
+        .text
+        .trim()
+        .parse()
+        .map_err(|_| invalid(format!("\"{}\" is not a session-id", arg.text.trim())))?;
+    // RFC 6241 §7.9: killing one's own session is an invalid-value error.
+    if id == ctx.session_id {
+        return Err(invalid(
+            "a session cannot kill itself; use <close-session>".into(),
+        ));
+    }
+    if state.kill_session(id) {
+        info!(killed = id, "kill-session");
+        Ok(ReplyBody::Ok)
+    } else {
+        Err(invalid(format!("no session {id}")))
+    }
+}
+
+fn get_schema(state: &ServerState, op: &Element) -> Result<ReplyBody, RpcError> {
+    let text_of = |n: &str| op.child(MONITORING_NS, n).map(|e| e.text.trim().to_owned());
+    let Some(identifier) = text_of("identifier") else {
+        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+            .with_message("<get-schema> needs <identifier>")
+            .with_bad_element("identifier"));
+    };
+    let version = text_of("version").filter(|v| !v.is_empty());
+    let format = op
+        .child(MONITORING_NS, "format")
+        .map(|f| f.text.trim().rsplit(':').next().unwrap_or("").to_owned());
+    let text = state
+        .app
+        .get_schema(&identifier, version.as_deref(), format.as_deref())?;
+    // RFC 6022 §3.1: the schema text is the content of <data> in the
+    // monitoring namespace.
+    Ok(ReplyBody::Xml(format!(
+        "<data xmlns=\"{MONITORING_NS}\">{}</data>",
+        super::error::Escaped(&text)
+    )))
+}

@@ -1,0 +1,70 @@
+//! `netconf-state` of ietf-netconf-monitoring (RFC 6022 §2).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use super::super::MONITORING_NS;
+use super::super::error::Escaped;
+use super::super::session::server_capabilities;
+use super::super::state::ServerState;
+
+pub(super) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub(super) fn netconf_state(state: &ServerState) -> String {
+    let mut s = format!("<netconf-state xmlns=\"{MONITORING_NS}\"><capabilities>");
+    for cap in server_capabilities(state) {
+        let _ = write!(s, "<capability>{}</capability>", Escaped(&cap));
+    }
+    s.push_str("</capabilities><datastores><datastore><name>running</name>");
+    if let Some(holder) = state.running_lock_holder() {
+        let _ = write!(
+            s,
+            "<locks><global-lock><locked-by-session>{holder}</locked-by-session>\
+             <locked-time>{}</locked-time></global-lock></locks>",
+            rfc3339(SystemTime::now())
+        );
+    }
+    s.push_str("</datastore></datastores>");
+    if let Some(schemas) = state.app.monitoring_schemas() {
+        s.push_str(&schemas);
+    }
+    s.push_str("<sessions>");
+    for (id, user, peer, login, [in_rpcs, in_bad, out_err]) in state.sessions_snapshot() {
+        let _ = write!(
+            s,
+            "<session><session-id>{id}</session-id>\
+             <transport xmlns:ncm=\"{MONITORING_NS}\">ncm:netconf-ssh</transport>\
+             <username>{}</username>",
+            Escaped(&user)
+        );
+        if let Some(p) = peer {
+            let _ = write!(s, "<source-host>{}</source-host>", p.ip());
+        }
+        let _ = write!(
+            s,
+            "<login-time>{}</login-time><in-rpcs>{in_rpcs}</in-rpcs><in-bad-rpcs>{in_bad}</in-bad-rpcs>\
+             <out-rpc-errors>{out_err}</out-rpc-errors><out-notifications>0</out-notifications></session>",
+            rfc3339(login)
+        );
+    }
+    let st = &state.stats;
+    let _ = write!(
+        s,
+        "</sessions><statistics><netconf-start-time>{}</netconf-start-time>\
+         <in-bad-hellos>{}</in-bad-hellos><in-sessions>{}</in-sessions>\
+         <dropped-sessions>{}</dropped-sessions><in-rpcs>{}</in-rpcs>\
+         <in-bad-rpcs>{}</in-bad-rpcs><out-rpc-errors>{}</out-rpc-errors>\
+         <out-notifications>0</out-notifications></statistics></netconf-state>",
+        rfc3339(state.start_time),
+        st.in_bad_hellos.load(Ordering::Relaxed),
+        st.in_sessions.load(Ordering::Relaxed),
+        st.dropped_sessions.load(Ordering::Relaxed),
+        st.in_rpcs.load(Ordering::Relaxed),
+        st.in_bad_rpcs.load(Ordering::Relaxed),
+        st.out_rpc_errors.load(Ordering::Relaxed),
+    );
+    s
+}

@@ -1,0 +1,235 @@
+//! State shared by all NETCONF sessions: the session table (for
+//! `kill-session` and monitoring), the running-datastore lock, and the
+//! RFC 6022 statistics.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Application;
+use super::framing::FramingLimits;
+use crate::auth::Level;
+
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub name: String,
+    pub level: Level,
+}
+
+/// Per-session counters of RFC 6022 §2.1.4 (`sessions/session`).
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    pub in_rpcs: AtomicU64,
+    pub in_bad_rpcs: AtomicU64,
+    pub out_rpc_errors: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct SessionEntry {
+    pub id: u32,
+    pub user: String,
+    pub peer: Option<SocketAddr>,
+    pub login_time: SystemTime,
+    pub counters: Arc<SessionCounters>,
+    pub kill: CancellationToken,
+}
+
+/// Server-wide counters of RFC 6022 §2.1.5 (`statistics`).
+#[derive(Debug, Default)]
+pub struct Statistics {
+    pub in_bad_hellos: AtomicU64,
+    pub in_sessions: AtomicU64,
+    pub dropped_sessions: AtomicU64,
+    pub in_rpcs: AtomicU64,
+    pub in_bad_rpcs: AtomicU64,
+    pub out_rpc_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    pub framing: FramingLimits,
+    pub max_sessions: usize,
+    pub hello_timeout: std::time::Duration,
+    pub idle_timeout: Option<std::time::Duration>,
+}
+
+pub struct ServerState {
+    pub app: Arc<dyn Application>,
+    pub limits: SessionLimits,
+    pub start_time: SystemTime,
+    pub stats: Statistics,
+    /// Cancelled on agent shutdown: every session closes.
+    pub shutdown: CancellationToken,
+    next_id: AtomicU32,
+    sessions: Mutex<BTreeMap<u32, SessionEntry>>,
+    /// Holder of the running-datastore lock (RFC 6241 §7.5).
+    running_lock: Mutex<Option<u32>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (each
+    // critical section is a single insert/remove), so poisoning is ignored.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes a session from the table (and releases its lock) when dropped.
+pub struct SessionGuard {
+    state: Arc<ServerState>,
+    pub id: u32,
+    pub kill: CancellationToken,
+    pub counters: Arc<SessionCounters>,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.state.remove_session(self.id);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockError {
+    /// Held by this session id (RFC 6241 §7.5: reported in error-info).
+    HeldBy(u32),
+    NotHeld,
+}
+
+impl ServerState {
+    pub fn new(
+        app: Arc<dyn Application>,
+        limits: SessionLimits,
+        shutdown: CancellationToken,
+    ) -> Arc<ServerState> {
+        Arc::new(ServerState {
+            app,
+            limits,
+            start_time: SystemTime::now(),
+            stats: Statistics::default(),
+            shutdown,
+            next_id: AtomicU32::new(1),
+            sessions: Mutex::new(BTreeMap::new()),
+            running_lock: Mutex::new(None),
+        })
+    }
+
+    /// Registers a new session, or returns None when `max_sessions` are open.
+    pub fn add_session(
+        self: &Arc<Self>,
+        user: &str,
+        peer: Option<SocketAddr>,
+    ) -> Option<SessionGuard> {
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= self.limits.max_sessions {
+            return None;
+        }
+        // RFC 6241 §8.1: session-id is a non-zero 32-bit number; 0 is
+        // reserved, so skip it on wrap-around.
+        let mut id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        while id == 0 || sessions.contains_key(&id) {
+            id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        }
+        let kill = self.shutdown.child_token();
+        let counters = Arc::new(SessionCounters::default());
+        sessions.insert(
+            id,
+            SessionEntry {
+                id,
+                user: user.to_owned(),
+                peer,
+                login_time: SystemTime::now(),
+                counters: counters.clone(),
+                kill: kill.clone(),
+            },
+        );
+        self.stats.in_sessions.fetch_add(1, Ordering::Relaxed);
+        Some(SessionGuard {
+            state: self.clone(),
+            id,
+            kill,
+            counters,
+        })
+    }
+
+    fn remove_session(&self, id: u32) {
+        lock(&self.sessions).remove(&id);
+        let mut held = lock(&self.running_lock);
+        if *held == Some(id) {
+            // RFC 6241 §7.5: a lock is released when its session ends.
+            *held = None;
+            tracing::info!(session_id = id, "running lock released at session end");
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    /// Ends another session (RFC 6241 §7.9): its operations stop, its locks go.
+    pub fn kill_session(&self, id: u32) -> bool {
+        let token = lock(&self.sessions).get(&id).map(|s| s.kill.clone());
+        match token {
+            Some(t) => {
+                t.cancel();
+                let mut held = lock(&self.running_lock);
+                if *held == Some(id) {
+                    *held = None;
+                }
+                self.stats.dropped_sessions.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn lock_running(&self, id: u32) -> Result<(), LockError> {
+        let mut held = lock(&self.running_lock);
+        match *held {
+            Some(holder) => Err(LockError::HeldBy(holder)),
+            None => {
+                *held = Some(id);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn unlock_running(&self, id: u32) -> Result<(), LockError> {
+        let mut held = lock(&self.running_lock);
+        match *held {
+            Some(holder) if holder == id => {
+                *held = None;
+                Ok(())
+            }
+            Some(holder) => Err(LockError::HeldBy(holder)),
+            None => Err(LockError::NotHeld),
+        }
+    }
+
+    pub fn running_lock_holder(&self) -> Option<u32> {
+        *lock(&self.running_lock)
+    }
+
+    /// A copy of the session table for monitoring.
+    pub fn sessions_snapshot(
+        &self,
+    ) -> Vec<(u32, String, Option<SocketAddr>, SystemTime, [u64; 3])> {
+        lock(&self.sessions)
+            .values()
+            .map(|s| {
+                (
+                    s.id,
+                    s.user.clone(),
+                    s.peer,
+                    s.login_time,
+                    [
+                        s.counters.in_rpcs.load(Ordering::Relaxed),
+                        s.counters.in_bad_rpcs.load(Ordering::Relaxed),
+                        s.counters.out_rpc_errors.load(Ordering::Relaxed),
+                    ],
+                )
+            })
+            .collect()
+    }
+}
