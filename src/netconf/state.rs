@@ -38,6 +38,18 @@ pub struct SessionEntry {
     pub kill: CancellationToken,
 }
 
+/// One row of the monitoring `sessions` list.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub id: u32,
+    pub user: String,
+    pub peer: Option<SocketAddr>,
+    pub login_time: SystemTime,
+    pub in_rpcs: u64,
+    pub in_bad_rpcs: u64,
+    pub out_rpc_errors: u64,
+}
+
 /// Server-wide counters of RFC 6022 §2.1.5 (`statistics`).
 #[derive(Debug, Default)]
 pub struct Statistics {

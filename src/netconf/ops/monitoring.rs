@@ -32,13 +32,14 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
         s.push_str(&schemas);
     }
     s.push_str("<sessions>");
-    for (id, user, peer, login, [in_rpcs, in_bad, out_err]) in state.sessions_snapshot() {
+    for row in state.sessions_snapshot() {
+        let (id, peer) = (row.id, row.peer);
         let _ = write!(
             s,
             "<session><session-id>{id}</session-id>\
              <transport xmlns:ncm=\"{MONITORING_NS}\">ncm:netconf-ssh</transport>\
              <username>{}</username>",
-            Escaped(&user)
+            Escaped(&row.user)
         );
         if let Some(p) = peer {
             let _ = write!(s, "<source-host>{}</source-host>", p.ip());
@@ -47,7 +48,10 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
             s,
             "<login-time>{}</login-time><in-rpcs>{in_rpcs}</in-rpcs><in-bad-rpcs>{in_bad}</in-bad-rpcs>\
              <out-rpc-errors>{out_err}</out-rpc-errors><out-notifications>0</out-notifications></session>",
-            rfc3339(login)
+            rfc3339(row.login_time),
+            in_rpcs = row.in_rpcs,
+            in_bad = row.in_bad_rpcs,
+            out_err = row.out_rpc_errors,
         );
     }
     let st = &state.stats;
