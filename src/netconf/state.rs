@@ -224,23 +224,17 @@ impl ServerState {
     }
 
     /// A copy of the session table for monitoring.
-    pub fn sessions_snapshot(
-        &self,
-    ) -> Vec<(u32, String, Option<SocketAddr>, SystemTime, [u64; 3])> {
+    pub fn sessions_snapshot(&self) -> Vec<SessionSummary> {
         lock(&self.sessions)
             .values()
-            .map(|s| {
-                (
-                    s.id,
-                    s.user.clone(),
-                    s.peer,
-                    s.login_time,
-                    [
-                        s.counters.in_rpcs.load(Ordering::Relaxed),
-                        s.counters.in_bad_rpcs.load(Ordering::Relaxed),
-                        s.counters.out_rpc_errors.load(Ordering::Relaxed),
-                    ],
-                )
+            .map(|s| SessionSummary {
+                id: s.id,
+                user: s.user.clone(),
+                peer: s.peer,
+                login_time: s.login_time,
+                in_rpcs: s.counters.in_rpcs.load(Ordering::Relaxed),
+                in_bad_rpcs: s.counters.in_bad_rpcs.load(Ordering::Relaxed),
+                out_rpc_errors: s.counters.out_rpc_errors.load(Ordering::Relaxed),
             })
             .collect()
     }
