@@ -256,7 +256,10 @@ impl Handler for ConnectionHandler {
             run_session(&mut stream, state, guard, user).await;
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
             drop(stream);
-            // One NETCONF session per SSH connection: close the connection with it.
+            // One NETCONF session per SSH connection: close the connection
+            // with it, after a grace period, since a disconnect overtakes
+            // channel data still queued (the last reply).
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let _ = handle
                 .disconnect(
                     russh::Disconnect::ByApplication,
