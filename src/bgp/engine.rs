@@ -264,7 +264,11 @@ impl Engine {
                 Some(ev) = ev_rx.recv() => self.on_session_event(ev),
                 Some(i) = int_rx.recv() => self.on_internal(i),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {}
-                Some(_) = self.sessions.join_next(), if !self.sessions.is_empty() => {}
+                Some(r) = self.sessions.join_next(), if !self.sessions.is_empty() => {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "BGP session task failed");
+                    }
+                }
             }
         }
         self.shutdown().await;
