@@ -116,6 +116,7 @@ struct Engine {
     next_conn: ConnId,
     conn_peer: HashMap<ConnId, usize>,
     sessions: JoinSet<()>,
+    task_conn: HashMap<tokio::task::Id, ConnId>,
     ev_tx: mpsc::UnboundedSender<SessionEvent>,
     int_tx: mpsc::UnboundedSender<Internal>,
 }
@@ -193,6 +194,7 @@ pub(super) async fn start(
         next_conn: 1,
         conn_peer: HashMap::new(),
         sessions: JoinSet::new(),
+        task_conn: HashMap::new(),
         ev_tx,
         int_tx: int_tx.clone(),
     };
@@ -264,9 +266,16 @@ impl Engine {
                 Some(ev) = ev_rx.recv() => self.on_session_event(ev),
                 Some(i) = int_rx.recv() => self.on_internal(i),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {}
-                Some(r) = self.sessions.join_next(), if !self.sessions.is_empty() => {
-                    if let Err(e) = r {
-                        tracing::error!(error = %e, "BGP session task failed");
+                Some(r) = self.sessions.join_next_with_id(), if !self.sessions.is_empty() => {
+                    match r {
+                        Ok((id, ())) => { self.task_conn.remove(&id); }
+                        Err(e) => {
+                            tracing::error!(error = %e, "BGP session task failed");
+                            // The task could not report Down itself.
+                            if let Some(conn) = self.task_conn.remove(&e.id()) {
+                                self.on_session_event(SessionEvent::Down { conn, reason: format!("session task failed: {e}") });
+                            }
+                        }
                     }
                 }
             }
@@ -355,7 +364,8 @@ impl Engine {
             expect,
             events: self.ev_tx.clone(),
         };
-        self.sessions.spawn(session.run(stream, cmd_rx));
+        let task = self.sessions.spawn(session.run(stream, cmd_rx));
+        self.task_conn.insert(task.id(), id);
         self.conn_peer.insert(id, idx);
         self.peers[idx].conns.push(Conn {
             id,
