@@ -1,0 +1,409 @@
+//! Our use of the `rustbgpd-wire` codec: building the few messages this
+//! speaker sends and turning received bytes into messages or into the
+//! NOTIFICATION that answers them. Pure: no I/O (STYLE §3).
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use rustbgpd_wire::{
+    AsPath, AsPathSegment, Capability, DecodeError, ErrorDisposition, Message, MpReachNlri,
+    MpUnreachNlri, NotificationCode, NotificationMessage, OpenMessage, Origin, PathAttribute,
+    RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
+};
+
+/// AFI 1 (IPv4), the only AFI RTC is defined for (RFC 4684 §4).
+pub const AFI_IPV4: u16 = 1;
+/// SAFI 132, Route Target Constraint (RFC 4684 §4).
+pub const SAFI_RTC: u8 = 132;
+/// RFC 6793 §9: AS_TRANS, sent in OPEN's My AS when the local AS needs 4 octets.
+pub const AS_TRANS: u16 = 23456;
+/// RFC 4271 §4.1: header length and the default maximum message size.
+pub const HEADER_LEN: usize = 19;
+pub const MAX_MESSAGE_LEN: usize = 4096;
+/// RTC routes per UPDATE: 13 octets each at most, well inside 4096 octets.
+const ROUTES_PER_UPDATE: usize = 250;
+
+/// NOTIFICATION error codes (RFC 4271 §4.5, RFC 7313 §5).
+pub mod code {
+    pub const MESSAGE_HEADER: u8 = 1;
+    pub const OPEN: u8 = 2;
+    pub const UPDATE: u8 = 3;
+    pub const HOLD_TIMER_EXPIRED: u8 = 4;
+    pub const FSM: u8 = 5;
+    pub const CEASE: u8 = 6;
+    pub const ROUTE_REFRESH: u8 = 7;
+}
+
+/// A NOTIFICATION to send (or received): code, subcode, data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub code: u8,
+    pub subcode: u8,
+    pub data: Bytes,
+}
+
+impl Notify {
+    pub fn new(code: u8, subcode: u8) -> Self {
+        Self {
+            code,
+            subcode,
+            data: Bytes::new(),
+        }
+    }
+    pub fn with_data(code: u8, subcode: u8, data: impl Into<Bytes>) -> Self {
+        Self {
+            code,
+            subcode,
+            data: data.into(),
+        }
+    }
+    fn from_decode(e: &DecodeError) -> Self {
+        let (c, s, d) = e.to_notification();
+        Self::with_data(c.as_u8(), s, d)
+    }
+}
+
+impl std::fmt::Display for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = rustbgpd_wire::notification::description(
+            NotificationCode::from_u8(self.code),
+            self.subcode,
+        );
+        write!(f, "{}/{} ({text})", self.code, self.subcode)
+    }
+}
+
+/// What goes into our OPEN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenParams {
+    pub local_as: u32,
+    pub hold_time: u16,
+    pub router_id: std::net::Ipv4Addr,
+    pub rtc: bool,
+    pub route_refresh: bool,
+    pub enhanced_route_refresh: bool,
+}
+
+fn encode(msg: &Message) -> Result<Bytes, String> {
+    rustbgpd_wire::encode_message(msg)
+        .map(bytes::BytesMut::freeze)
+        .map_err(|e| e.to_string())
+}
+
+/// OPEN with the capabilities of SPEC §5 (RFC 5492 capabilities parameter).
+pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
+    let mut capabilities = Vec::new();
+    if p.rtc {
+        // RFC 4760 §8 multiprotocol capability for AFI 1 / SAFI 132.
+        capabilities.push(Capability::MultiProtocol {
+            afi: rustbgpd_wire::Afi::Ipv4,
+            safi: rustbgpd_wire::Safi::RtConstrain,
+        });
+    }
+    if p.route_refresh {
+        capabilities.push(Capability::RouteRefresh);
+    }
+    if p.enhanced_route_refresh {
+        capabilities.push(Capability::EnhancedRouteRefresh);
+    }
+    // RFC 6793 §3: always advertise 4-octet AS support.
+    capabilities.push(Capability::FourOctetAs { asn: p.local_as });
+    let my_as = u16::try_from(p.local_as).unwrap_or(AS_TRANS);
+    encode(&Message::Open(OpenMessage {
+        version: 4,
+        my_as,
+        hold_time: p.hold_time,
+        bgp_identifier: p.router_id,
+        capabilities,
+    }))
+}
+
+/// KEEPALIVE: the bare 19-octet header (RFC 4271 §4.4).
+pub fn encode_keepalive() -> Bytes {
+    let mut b = vec![0xff; 16];
+    b.extend_from_slice(&[0x00, 0x13, 0x04]);
+    Bytes::from(b)
+}
+
+/// ROUTE-REFRESH for AFI 1 / SAFI 132 with the RFC 7313 §3 subtype.
+pub fn encode_route_refresh(subtype: RouteRefreshSubtype) -> Result<Bytes, String> {
+    encode(&Message::RouteRefresh(
+        RouteRefreshMessage::new_with_subtype(
+            rustbgpd_wire::Afi::Ipv4,
+            rustbgpd_wire::Safi::RtConstrain,
+            subtype,
+        ),
+    ))
+}
+
+pub fn encode_notification(n: &Notify) -> Result<Bytes, String> {
+    encode(&Message::Notification(NotificationMessage::new(
+        NotificationCode::from_u8(n.code),
+        n.subcode,
+        n.data.clone(),
+    )))
+}
+
+/// Per-session facts the UPDATE builder and parser need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateContext {
+    pub local_as: u32,
+    pub internal: bool,
+    pub four_octet_as: bool,
+    /// Our address on this session: the MP_REACH next hop (RFC 4684 §4).
+    pub next_hop: IpAddr,
+}
+
+/// UPDATEs announcing `announce` (MP_REACH_NLRI) and withdrawing `withdraw`
+/// (MP_UNREACH_NLRI), split so that each fits in 4096 octets.
+pub fn encode_rtc_updates(
+    ctx: &UpdateContext,
+    announce: &[RtcNlri],
+    withdraw: &[RtcNlri],
+) -> Result<Vec<Bytes>, String> {
+    let mut out = Vec::new();
+    for chunk in withdraw.chunks(ROUTES_PER_UPDATE) {
+        let attrs = [PathAttribute::MpUnreachNlri(Box::new(MpUnreachNlri {
+            afi: rustbgpd_wire::Afi::Ipv4,
+            safi: rustbgpd_wire::Safi::RtConstrain,
+            withdrawn: vec![],
+            flowspec_withdrawn: vec![],
+            evpn_withdrawn: vec![],
+            bgpls_withdrawn: vec![],
+            vpn_withdrawn: vec![],
+            labeled_withdrawn: vec![],
+            rtc_withdrawn: chunk.to_vec(),
+        }))];
+        out.push(build_update(&attrs, ctx.four_octet_as)?);
+    }
+    for chunk in announce.chunks(ROUTES_PER_UPDATE) {
+        // RFC 4271 §5.1.2: eBGP prepends our AS; iBGP sends an empty AS_PATH
+        // and LOCAL_PREF (§5.1.5).
+        let as_path = if ctx.internal {
+            AsPath { segments: vec![] }
+        } else {
+            AsPath {
+                segments: vec![AsPathSegment::AsSequence(vec![ctx.local_as])],
+            }
+        };
+        let mut attrs = vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(as_path),
+        ];
+        if ctx.internal {
+            attrs.push(PathAttribute::LocalPref(100));
+        }
+        attrs.push(PathAttribute::MpReachNlri(Box::new(MpReachNlri {
+            afi: rustbgpd_wire::Afi::Ipv4,
+            safi: rustbgpd_wire::Safi::RtConstrain,
+            next_hop: ctx.next_hop,
+            link_local_next_hop: None,
+            announced: vec![],
+            flowspec_announced: vec![],
+            evpn_announced: vec![],
+            bgpls_announced: vec![],
+            vpn_announced: vec![],
+            labeled_announced: vec![],
+            rtc_announced: chunk.to_vec(),
+        })));
+        out.push(build_update(&attrs, ctx.four_octet_as)?);
+    }
+    Ok(out)
+}
+
+fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, String> {
+    let update = UpdateMessage::try_build(
+        &[],
+        &[],
+        attrs,
+        four_octet_as,
+        false,
+        rustbgpd_wire::Ipv4UnicastMode::Body,
+    )
+    .map_err(|e| e.to_string())?;
+    encode(&Message::Update(update))
+}
+
+/// RFC 4271 §6.1 header checks, done before buffering the body. `Ok(None)`:
+/// fewer than 19 octets so far; `Ok(Some(len))`: the whole message is `len`.
+pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, Notify> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    // RFC 4271 §6.1: a marker that is not all ones is "Connection Not Synchronized".
+    if buf[..16].iter().any(|b| *b != 0xff) {
+        return Err(Notify::new(code::MESSAGE_HEADER, 1));
+    }
+    let len = u16::from_be_bytes([buf[16], buf[17]]);
+    let ty = buf[18];
+    // RFC 4271 §6.1: per-type minimum lengths; the data is the bad Length field.
+    let ok = match ty {
+        1 => (29..=4096).contains(&len),
+        2 => (23..=4096).contains(&len),
+        3 => (21..=4096).contains(&len),
+        4 => len == 19,
+        // RFC 2918 §3: AFI(2) + reserved/subtype(1) + SAFI(1).
+        5 => (23..=4096).contains(&len),
+        _ => {
+            if (19..=4096).contains(&len) {
+                // RFC 4271 §6.1: Bad Message Type, data is the type octet.
+                return Err(Notify::with_data(code::MESSAGE_HEADER, 3, vec![ty]));
+            }
+            false
+        }
+    };
+    if !ok {
+        return Err(Notify::with_data(
+            code::MESSAGE_HEADER,
+            2,
+            len.to_be_bytes().to_vec(),
+        ));
+    }
+    Ok(Some(usize::from(len)))
+}
+
+/// Decodes one whole message (as delimited by [`frame_length`]).
+pub fn decode(frame: Bytes) -> Result<Message, Notify> {
+    // RFC 7313 §5: a ROUTE-REFRESH whose body is not 4 octets (we negotiate
+    // no ORF, RFC 5291) is "ROUTE-REFRESH Message Error / Invalid Message Length".
+    if frame.len() > HEADER_LEN && frame[18] == 5 && frame.len() != HEADER_LEN + 4 {
+        return Err(Notify::with_data(
+            code::ROUTE_REFRESH,
+            1,
+            frame.slice(HEADER_LEN..),
+        ));
+    }
+    let mut buf = frame;
+    // Our own 4096 cap: RFC 8654 extended messages are not negotiated.
+    rustbgpd_wire::decode_message(&mut buf, 4096).map_err(|e| Notify::from_decode(&e))
+}
+
+/// The RTC part of a received UPDATE.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RtcUpdate {
+    pub announced: Vec<RtcNlri>,
+    pub withdrawn: Vec<RtcNlri>,
+    /// RFC 7606 treat-as-withdraw was applied to the announced routes.
+    pub treated_as_withdraw: Option<String>,
+    /// Routes of other families (not negotiated) that were ignored.
+    pub ignored_other_family: bool,
+}
+
+/// Extracts the RTC routes of an UPDATE, applying RFC 7606 where it applies.
+/// An `Err` is the NOTIFICATION that resets the session.
+pub fn parse_rtc_update(ctx: &UpdateContext, u: &UpdateMessage) -> Result<RtcUpdate, Notify> {
+    let parsed = u
+        .parse_revised(ctx.four_octet_as, ctx.internal, false, &[])
+        .map_err(|e| Notify::from_decode(&e))?;
+    let mut out = RtcUpdate {
+        ignored_other_family: !parsed.update.announced.is_empty()
+            || !parsed.update.withdrawn.is_empty(),
+        ..RtcUpdate::default()
+    };
+    // RFC 7606 §3 (h): the strongest disposition wins.
+    for m in &parsed.malformed {
+        match m.disposition {
+            ErrorDisposition::SessionReset => return Err(Notify::from_decode(&m.error)),
+            ErrorDisposition::TreatAsWithdraw => {
+                out.treated_as_withdraw = Some(format!("attribute {}: {}", m.type_code, m.error));
+            }
+            ErrorDisposition::AttributeDiscard => {}
+        }
+    }
+    let mut has_origin = false;
+    let mut as_path = None;
+    for a in &parsed.update.attributes {
+        match a {
+            PathAttribute::Origin(_) => has_origin = true,
+            PathAttribute::AsPath(p) => as_path = Some(p),
+            PathAttribute::MpReachNlri(mp) => {
+                if mp.afi == rustbgpd_wire::Afi::Ipv4 && mp.safi == rustbgpd_wire::Safi::RtConstrain
+                {
+                    out.announced.extend(mp.rtc_announced.iter().copied());
+                } else {
+                    out.ignored_other_family = true;
+                }
+            }
+            PathAttribute::MpUnreachNlri(mp) => {
+                if mp.afi == rustbgpd_wire::Afi::Ipv4 && mp.safi == rustbgpd_wire::Safi::RtConstrain
+                {
+                    out.withdrawn.extend(mp.rtc_withdrawn.iter().copied());
+                } else {
+                    out.ignored_other_family = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !out.announced.is_empty() && out.treated_as_withdraw.is_none() {
+        // RFC 7606 §3 (d): a missing well-known mandatory attribute is treat-as-withdraw.
+        if !has_origin || as_path.is_none() {
+            out.treated_as_withdraw = Some(format!(
+                "missing well-known attribute {}",
+                if has_origin { "AS_PATH" } else { "ORIGIN" }
+            ));
+        } else if let Some(p) = as_path {
+            // RFC 4271 §9.1.2: a route whose AS_PATH holds our AS is a loop.
+            if !ctx.internal && p.contains_asn(ctx.local_as) {
+                out.treated_as_withdraw = Some("AS_PATH contains the local AS".into());
+            }
+        }
+    }
+    if out.treated_as_withdraw.is_some() {
+        let announced = std::mem::take(&mut out.announced);
+        out.withdrawn.extend(announced);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_length_checks_rfc4271_header_rules() {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&[0, 19, 4]);
+        assert_eq!(frame_length(&m), Ok(Some(19)));
+        assert_eq!(frame_length(&m[..18]), Ok(None));
+        m[18] = 9;
+        assert_eq!(frame_length(&m).unwrap_err().subcode, 3);
+        m[18] = 1;
+        assert_eq!(frame_length(&m).unwrap_err().subcode, 2);
+        m[0] = 0;
+        assert_eq!(frame_length(&m).unwrap_err(), Notify::new(1, 1));
+    }
+
+    #[test]
+    fn treat_as_withdraw_when_origin_missing() {
+        let ctx = UpdateContext {
+            local_as: 65000,
+            internal: false,
+            four_octet_as: true,
+            next_hop: "10.0.0.1".parse().unwrap(),
+        };
+        let n = RtcNlri::new(65001, 0x0002_fde9_0000_0064, 96).unwrap();
+        let peer = UpdateContext {
+            local_as: 65001,
+            ..ctx
+        };
+        let frames = encode_rtc_updates(&peer, &[n], &[]).unwrap();
+        let Ok(Message::Update(u)) = decode(frames[0].clone()) else {
+            panic!("not an update")
+        };
+        let r = parse_rtc_update(&ctx, &u).unwrap();
+        assert_eq!(r.announced, vec![n]);
+        // Our own AS in the path: loop, treated as withdraw.
+        let looped = parse_rtc_update(
+            &UpdateContext {
+                local_as: 65001,
+                ..ctx
+            },
+            &u,
+        )
+        .unwrap();
+        assert!(looped.announced.is_empty());
+        assert_eq!(looped.withdrawn, vec![n]);
+    }
+}
