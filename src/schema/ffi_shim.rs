@@ -1,0 +1,204 @@
+//! The only `unsafe` of the crate: three libyang calls that the yang5 safe
+//! API does not wrap (FACTS.md, libyang section).
+//!
+//! - `lyd_validate_op`: mandatory nodes and "data for two cases of a choice"
+//!   are checked only there, not by the parser;
+//! - the full last error record (`ly_err_last`): yang5's `Error` drops the
+//!   validation code and the schema path, which the error mapping needs;
+//! - the feature list of a module (`lysp_feature_next`): yang5 can only ask
+//!   for one feature by name, and capabilities must list the enabled ones
+//!   from the context, not from a hand-written list.
+//!
+//! Every function takes safe yang5 handles, so the raw pointers it reads are
+//! alive for the duration of the call; nothing raw escapes.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::raw::c_char;
+
+use yang5::data::DataTreeOwningRef;
+use yang5::ffi;
+use yang5::schema::SchemaModule;
+
+/// libyang's validation error codes (`LY_VECODE`) that the mapping tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LyVecode {
+    /// XML / JSON / YANG syntax errors (`LYVE_SYNTAX*`).
+    Syntax,
+    /// Unresolved reference, e.g. an unknown node (`LYVE_REFERENCE`).
+    Reference,
+    /// Instance data violating the schema (`LYVE_DATA`).
+    Data,
+    /// Anything else, including no validation code at all.
+    Other,
+}
+
+/// A copy of libyang's last error record for the calling thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LyError {
+    pub(crate) vecode: LyVecode,
+    pub(crate) message: String,
+    pub(crate) data_path: Option<String>,
+    pub(crate) schema_path: Option<String>,
+    pub(crate) app_tag: Option<String>,
+}
+
+fn opt_string(p: *const c_char) -> Option<String> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: libyang strings are NUL-terminated and alive while the
+        // error record is (until the next libyang call on this thread).
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+/// The context a module belongs to; yang5 keeps `Context::raw` private.
+fn ctx_of(module: &SchemaModule<'_>) -> *const ffi::ly_ctx {
+    // SAFETY: a SchemaModule borrows its context, so the module is alive.
+    unsafe { (*module.as_raw()).ctx }
+}
+
+/// Drops the calling thread's stored errors, so that `last_error` after the
+/// next call reports that call only.
+pub(crate) fn clear_errors(module: &SchemaModule<'_>) {
+    // SAFETY: valid context; NULL means "all errors of this thread".
+    unsafe { ffi::ly_err_clean(ctx_of(module) as *mut _, std::ptr::null_mut()) };
+}
+
+/// The calling thread's last libyang error in the module's context.
+pub(crate) fn last_error(module: &SchemaModule<'_>) -> Option<LyError> {
+    // SAFETY: valid context; the record stays valid until the next libyang
+    // call on this thread, and we copy everything out before returning.
+    unsafe {
+        let e = ffi::ly_err_last(ctx_of(module));
+        if e.is_null() {
+            return None;
+        }
+        let vecode = match (*e).vecode {
+            ffi::LY_VECODE::LYVE_SYNTAX
+            | ffi::LY_VECODE::LYVE_SYNTAX_XML
+            | ffi::LY_VECODE::LYVE_SYNTAX_JSON
+            | ffi::LY_VECODE::LYVE_SYNTAX_YANG
+            | ffi::LY_VECODE::LYVE_SYNTAX_YIN => LyVecode::Syntax,
+            ffi::LY_VECODE::LYVE_REFERENCE => LyVecode::Reference,
+            ffi::LY_VECODE::LYVE_DATA => LyVecode::Data,
+            _ => LyVecode::Other,
+        };
+        Some(LyError {
+            vecode,
+            message: opt_string((*e).msg).unwrap_or_default(),
+            data_path: opt_string((*e).data_path),
+            schema_path: opt_string((*e).schema_path),
+            app_tag: opt_string((*e).apptag),
+        })
+    }
+}
+
+/// `lyd_validate_op` on a parsed RPC: mandatory nodes, choices, must/when.
+/// Returns `false` when validation failed (see [`last_error`]).
+pub(crate) fn validate_rpc_op(tree: &mut DataTreeOwningRef<'_>) -> bool {
+    let op = tree.noderef().as_raw();
+    if op.is_null() {
+        return false;
+    }
+    // SAFETY: `op` is the operation node of a tree we own mutably for the
+    // call; no dependency tree and no diff are passed.
+    let rc = unsafe {
+        ffi::lyd_validate_op(
+            op,
+            std::ptr::null(),
+            ffi::lyd_type::LYD_TYPE_RPC_YANG,
+            std::ptr::null_mut(),
+        )
+    };
+    rc == ffi::LY_ERR::LY_SUCCESS
+}
+
+/// Every feature defined by the module (and its submodules) with whether it
+/// is enabled in this context.
+pub(crate) fn features(module: &SchemaModule<'_>) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    // SAFETY: the parsed module is owned by the context the module borrows;
+    // lysp_feature_next walks its sized arrays and returns NULL at the end.
+    unsafe {
+        let pmod = (*module.as_raw()).parsed;
+        if pmod.is_null() {
+            return out;
+        }
+        let mut idx: u32 = 0;
+        let mut f = ffi::lysp_feature_next(std::ptr::null(), pmod, &mut idx);
+        while !f.is_null() {
+            if let Some(name) = opt_string((*f).name) {
+                out.push((name, u32::from((*f).flags) & ffi::LYS_FENABLED != 0));
+            }
+            f = ffi::lysp_feature_next(f, pmod, &mut idx);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::LazyLock;
+    use yang5::context::{Context, ContextFlags, EmbeddedModuleKey, EmbeddedModules};
+    use yang5::data::DataParserFlags;
+
+    const MODULE: &str = r#"module shim-test {
+      yang-version 1;
+      namespace "urn:shim-test";
+      prefix st;
+      feature f1;
+      feature f2;
+      rpc op {
+        input {
+          leaf a { type string; mandatory true; }
+          leaf b { if-feature f2; type string; }
+        }
+      }
+    }"#;
+
+    static MODULES: LazyLock<EmbeddedModules> = LazyLock::new(|| {
+        let mut m = EmbeddedModules::new();
+        m.insert(EmbeddedModuleKey::new("shim-test", None, None, None), MODULE);
+        m
+    });
+
+    fn context() -> Option<Context> {
+        let mut ctx = Context::new(ContextFlags::DISABLE_SEARCHDIRS).ok()?;
+        ctx.set_embedded_modules(&MODULES);
+        // Enable f1 only.
+        ctx.load_module("shim-test", None, &["f1"]).ok()?;
+        Some(ctx)
+    }
+
+    #[test]
+    fn lists_features_with_their_state() {
+        let ctx = context().expect("context");
+        let m = ctx.get_module_implemented("shim-test").expect("module");
+        let fs = features(&m);
+        assert_eq!(fs, vec![("f1".to_owned(), true), ("f2".to_owned(), false)]);
+    }
+
+    #[test]
+    fn validate_op_reports_missing_mandatory_leaf() {
+        let ctx = context().expect("context");
+        let m = ctx.get_module_implemented("shim-test").expect("module");
+        let rpc = br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><op xmlns="urn:shim-test"/></rpc>"#;
+        let mut tree =
+            DataTreeOwningRef::parse_netconf_rpc_op(&ctx, rpc, DataParserFlags::STRICT)
+                .expect("parses");
+        clear_errors(&m);
+        assert!(!validate_rpc_op(&mut tree));
+        let e = last_error(&m).expect("an error");
+        assert!(e.message.contains("\"a\""), "{e:?}");
+        assert_eq!(e.vecode, LyVecode::Data);
+
+        let ok = br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><op xmlns="urn:shim-test"><a>x</a></op></rpc>"#;
+        let mut tree =
+            DataTreeOwningRef::parse_netconf_rpc_op(&ctx, ok, DataParserFlags::STRICT)
+                .expect("parses");
+        assert!(validate_rpc_op(&mut tree));
+    }
+}

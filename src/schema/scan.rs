@@ -1,0 +1,281 @@
+//! A cheap, iterative pre-scan of the bytes before libyang sees them.
+//!
+//! It exists for two reasons:
+//! - safety: the yang5 bindings build a `CString` with `.unwrap()` (a NUL
+//!   byte would panic), and libyang's XML data parser recurses once per
+//!   element level (100,000 nested elements would overflow the stack); the
+//!   scan rejects both without recursion;
+//! - diagnostics: libyang orders data siblings by schema, and its messages
+//!   do not carry the namespace of an unknown element; the scan records the
+//!   first levels of elements in document order with their resolved
+//!   namespace, so that errors can name the offending element (RFC 6241
+//!   Appendix A `bad-element`, `bad-namespace`).
+//!
+//! It is not an XML validator: libyang remains the judge of well-formedness.
+//! On input it cannot follow it stops recording and lets libyang report.
+
+/// The deepest element nesting accepted. The NETCONF `<rpc>` of our module
+/// needs 3 levels, operational state about 6; 64 leaves ample room.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Why the input was refused before parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// A NUL byte at this offset (not allowed anywhere in XML 1.0, §2.2).
+    Nul(usize),
+    /// Element nesting deeper than [`MAX_DEPTH`].
+    TooDeep(usize),
+}
+
+/// One start tag seen at a recorded depth (1 = the document element).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Element {
+    pub(crate) depth: usize,
+    /// Namespace URI in effect for the element's prefix ("" when none).
+    pub(crate) namespace: String,
+    pub(crate) local_name: String,
+}
+
+/// Scans `input`, recording elements down to `record_depth`.
+pub(crate) fn scan(input: &[u8], record_depth: usize) -> Result<Vec<Element>, ScanError> {
+    if let Some(pos) = input.iter().position(|&b| b == 0) {
+        return Err(ScanError::Nul(pos));
+    }
+    let mut out = Vec::new();
+    // One frame per open element: its namespace declarations (prefix, uri);
+    // "" is the default namespace.
+    let mut scopes: Vec<Vec<(String, String)>> = Vec::new();
+    let mut i = 0;
+    let n = input.len();
+    while i < n {
+        if input[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &input[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_past(input, i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_past(input, i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_past(input, i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            // DOCTYPE and friends: libyang refuses them; just step over.
+            i = skip_past(input, i + 2, b">");
+        } else if rest.starts_with(b"</") {
+            scopes.pop();
+            i = skip_past(input, i + 2, b">");
+        } else {
+            let Some(tag) = parse_start_tag(input, i + 1) else {
+                // Unterminated tag: libyang will say what is wrong.
+                break;
+            };
+            let depth = scopes.len() + 1;
+            if depth > MAX_DEPTH {
+                return Err(ScanError::TooDeep(depth));
+            }
+            if depth <= record_depth {
+                let (prefix, local) = match tag.name.split_once(':') {
+                    Some((p, l)) => (p, l),
+                    None => ("", tag.name.as_str()),
+                };
+                let namespace = tag
+                    .ns_decls
+                    .iter()
+                    .rev()
+                    .chain(scopes.iter().rev().flat_map(|s| s.iter().rev()))
+                    .find(|(p, _)| p == prefix)
+                    .map(|(_, u)| u.clone())
+                    .unwrap_or_default();
+                out.push(Element {
+                    depth,
+                    namespace,
+                    local_name: local.to_owned(),
+                });
+            }
+            if !tag.self_closing {
+                scopes.push(tag.ns_decls);
+            }
+            i = tag.end;
+        }
+    }
+    Ok(out)
+}
+
+/// Index just past the first `pat` at or after `from`, or the end of input.
+fn skip_past(input: &[u8], from: usize, pat: &[u8]) -> usize {
+    if from >= input.len() {
+        return input.len();
+    }
+    input[from..]
+        .windows(pat.len())
+        .position(|w| w == pat)
+        .map_or(input.len(), |p| from + p + pat.len())
+}
+
+struct StartTag {
+    name: String,
+    ns_decls: Vec<(String, String)>,
+    self_closing: bool,
+    /// Index just past the closing `>`.
+    end: usize,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Parses `name attr="v" ... >` starting just after `<`.
+fn parse_start_tag(input: &[u8], mut i: usize) -> Option<StartTag> {
+    let n = input.len();
+    let start = i;
+    while i < n && !is_space(input[i]) && input[i] != b'>' && input[i] != b'/' {
+        i += 1;
+    }
+    let name = String::from_utf8_lossy(&input[start..i]).into_owned();
+    let mut ns_decls = Vec::new();
+    loop {
+        while i < n && is_space(input[i]) {
+            i += 1;
+        }
+        match input.get(i)? {
+            b'>' => {
+                return Some(StartTag {
+                    name,
+                    ns_decls,
+                    self_closing: false,
+                    end: i + 1,
+                });
+            }
+            b'/' => {
+                if input.get(i + 1) == Some(&b'>') {
+                    return Some(StartTag {
+                        name,
+                        ns_decls,
+                        self_closing: true,
+                        end: i + 2,
+                    });
+                }
+                return None;
+            }
+            _ => {}
+        }
+        let astart = i;
+        while i < n && input[i] != b'=' && !is_space(input[i]) && input[i] != b'>' {
+            i += 1;
+        }
+        let aname = String::from_utf8_lossy(&input[astart..i]).into_owned();
+        while i < n && is_space(input[i]) {
+            i += 1;
+        }
+        if input.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        while i < n && is_space(input[i]) {
+            i += 1;
+        }
+        let quote = *input.get(i)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        i += 1;
+        let vstart = i;
+        while i < n && input[i] != quote {
+            i += 1;
+        }
+        if i >= n {
+            return None;
+        }
+        let value = unescape(&String::from_utf8_lossy(&input[vstart..i]));
+        i += 1;
+        if aname == "xmlns" {
+            ns_decls.push((String::new(), value));
+        } else if let Some(p) = aname.strip_prefix("xmlns:") {
+            ns_decls.push((p.to_owned(), value));
+        }
+    }
+}
+
+/// The five predefined entities and character references (XML 1.0 §4.6, §4.1).
+fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let Some(semi) = after.find(';') else {
+            out.push_str(&rest[p..]);
+            return out;
+        };
+        let ent = &after[..semi];
+        let rep = match ent {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => ent
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match rep {
+            Some(c) => out.push(c),
+            None => {
+                out.push('&');
+                out.push_str(ent);
+                out.push(';');
+            }
+        }
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_levels_with_namespaces() {
+        let xml = br#"<?xml version="1.0"?><!-- c --><nc:rpc xmlns:nc="urn:base" message-id="1">
+            <op xmlns="urn:a" x='1'><b/><p:c xmlns:p="urn:&amp;c">t</p:c><d><deep/></d></op></nc:rpc>"#;
+        let els = scan(xml, 3).expect("scans");
+        let got: Vec<_> = els
+            .iter()
+            .map(|e| (e.depth, e.namespace.as_str(), e.local_name.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, "urn:base", "rpc"),
+                (2, "urn:a", "op"),
+                (3, "urn:a", "b"),
+                (3, "urn:&c", "c"),
+                (3, "urn:a", "d"),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_nul_and_depth_without_recursion() {
+        assert_eq!(scan(b"<a>\0</a>", 3), Err(ScanError::Nul(3)));
+        let deep = "<a>".repeat(100_000);
+        assert_eq!(scan(deep.as_bytes(), 3), Err(ScanError::TooDeep(MAX_DEPTH + 1)));
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(scan(ok.as_bytes(), 3).is_ok());
+    }
+
+    #[test]
+    fn stops_quietly_on_broken_input() {
+        assert!(scan(b"<a x=", 3).is_ok());
+        assert!(scan(b"<a><b", 3).is_ok());
+        assert!(scan(b"</a></b><c>", 3).is_ok());
+    }
+}
