@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::auth::{self, Level, Throttle, Users};
+use crate::bgp::{BgpHandle, Engine};
 use crate::config::{Config, ConfigError};
 use crate::netconf::ServerState;
 use crate::netconf::framing::FramingLimits;
 use crate::netconf::state::SessionLimits;
 use crate::northbound::Agent;
+use crate::schema::{DeviceProfile, Schema};
 use crate::ssh::{SshServer, load_or_create_host_key};
 
 /// Environment variable that sets the first admin's password when the
@@ -39,7 +41,9 @@ pub enum StartError {
 pub struct Running {
     pub local_addr: SocketAddr,
     pub state: Arc<ServerState>,
+    pub bgp: BgpHandle,
     task: tokio::task::JoinHandle<()>,
+    bgp_task: tokio::task::JoinHandle<()>,
     shutdown: CancellationToken,
 }
 
@@ -54,6 +58,8 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // The engine sends CEASE to every peer before its task ends.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.bgp_task).await;
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -125,8 +131,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let users = Arc::new(users_of(&config, &state_dir)?);
     let host_key = load_or_create_host_key(&config.server.host_key).map_err(StartError::Other)?;
 
-    let app = Arc::new(Agent::new());
+    let profile = DeviceProfile::lookup(
+        &config.device.model,
+        config.device.forwarding_mode.as_deref(),
+    )
+    .map_err(|e| StartError::Other(e.to_string()))?;
+    let schema = Schema::load(profile).map_err(|e| StartError::Other(e.to_string()))?;
+    let (bgp, bgp_task) = Engine::start(config.bgp_or_default(), shutdown.clone())
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let l = &config.limits;
+    let app = Arc::new(
+        Agent::new(schema, bgp.clone(), Duration::from_secs(l.rpc_timeout_secs))
+            .map_err(|e| StartError::Other(e.to_string()))?,
+    );
+    info!(device = %profile.describe(), "device model");
     let limits = SessionLimits {
         framing: FramingLimits {
             max_message: l.max_message_size,
@@ -158,7 +177,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running {
         local_addr,
         state,
+        bgp,
         task,
+        bgp_task,
         shutdown,
     })
 }
@@ -167,5 +188,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 pub fn check(config: &Config) -> Result<(), StartError> {
     config.validate()?;
     Users::from_config(&config.users)?;
+    let profile = DeviceProfile::lookup(
+        &config.device.model,
+        config.device.forwarding_mode.as_deref(),
+    )
+    .map_err(|e| StartError::Other(e.to_string()))?;
+    Schema::load(profile).map_err(|e| StartError::Other(e.to_string()))?;
     Ok(())
 }

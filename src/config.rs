@@ -42,9 +42,10 @@ pub struct Config {
     pub device: DeviceConfig,
     #[serde(default)]
     pub users: Vec<UserConfig>,
-    /// The embedded BGP speaker (`[bgp]`); see docs/configuration.md.
+    /// The embedded BGP speaker (`[bgp]`); see docs/bgp.md. Without it the
+    /// speaker runs with no peers (AS 65000, router id 127.0.0.1).
     #[serde(default)]
-    pub bgp: Option<toml::Table>,
+    pub bgp: Option<crate::bgp::BgpConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +144,13 @@ pub struct UserConfig {
 }
 
 impl Config {
+    /// The `[bgp]` table, or the peerless default.
+    pub fn bgp_or_default(&self) -> crate::bgp::BgpConfig {
+        self.bgp
+            .clone()
+            .unwrap_or_else(|| crate::bgp::BgpConfig::new(65000, std::net::Ipv4Addr::LOCALHOST))
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -211,6 +219,15 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        crate::schema::DeviceProfile::lookup(
+            &self.device.model,
+            self.device.forwarding_mode.as_deref(),
+        )
+        .map_err(|e| ConfigError::invalid("device", e.to_string()))?;
+        if let Some(bgp) = &self.bgp {
+            bgp.validate()
+                .map_err(|e| ConfigError::invalid("bgp", e.to_string()))?;
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             let key = format!("users[{i}]");
@@ -265,6 +282,17 @@ mod tests {
         assert!(e.to_string().contains("users[0].level"), "{e}");
         let e = Config::from_toml("bogus = 1\n").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
+        let e = Config::from_toml("[device]\nmodel = \"CE9999\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("CE8855"),
+            "lists the valid models: {e}"
+        );
+        let e = Config::from_toml("[device]\nmodel = \"CE6885-LL\"\nforwarding_mode = \"turbo\"\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("low-latency"),
+            "lists the valid modes: {e}"
+        );
     }
 
     #[test]

@@ -50,7 +50,8 @@ fn cases() -> Vec<Case> {
         framed: true,
         expect,
     };
-    let mut deep = String::from("<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"1\">");
+    let mut deep =
+        String::from("<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"1\">");
     deep.push_str(&"<a>".repeat(100_000));
     let mut big = Vec::new();
     for _ in 0..40 {
@@ -97,7 +98,8 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_inputs_get_their_documented_answer() {
-    let agent = TestAgent::start("[limits]\nmax_chunk_size = 1048576\nmax_message_size = 1048576\n").await;
+    let agent =
+        TestAgent::start("[limits]\nmax_chunk_size = 1048576\nmax_message_size = 1048576\n").await;
     let addr = agent.addr;
     tokio::task::spawn_blocking(move || {
         let table = cases();
@@ -111,20 +113,40 @@ async fn malformed_inputs_get_their_documented_answer() {
             } else {
                 c.send_raw(&case.input);
             }
-            let reply = c.recv().unwrap_or_else(|| panic!("{}: no reply", case.name));
+            let reply = c
+                .recv()
+                .unwrap_or_else(|| panic!("{}: no reply", case.name));
             let (tag, close) = match case.expect {
                 Expect::Error(t) => (t, false),
                 Expect::ErrorThenClose(t) => (t, true),
             };
-            assert_eq!(text_of(&reply, "error-tag"), Some(tag), "{} ({}): {reply}", case.name, case.rule);
+            assert_eq!(
+                text_of(&reply, "error-tag"),
+                Some(tag),
+                "{} ({}): {reply}",
+                case.name,
+                case.rule
+            );
             if close {
-                assert!(c.closed(), "{}: session must close once framing is lost", case.name);
+                assert!(
+                    c.closed(),
+                    "{}: session must close once framing is lost",
+                    case.name
+                );
             } else {
                 let r = c.rpc("<get-config><source><running/></source></get-config>");
-                assert!(r.contains("<data"), "{}: session still usable: {r}", case.name);
+                assert!(
+                    r.contains("<data"),
+                    "{}: session still usable: {r}",
+                    case.name
+                );
             }
             let r = witness.rpc("<get-config><source><running/></source></get-config>");
-            assert!(r.contains("<data"), "after {}: other sessions still served", case.name);
+            assert!(
+                r.contains("<data"),
+                "after {}: other sessions still served",
+                case.name
+            );
         }
     })
     .await

@@ -1,58 +1,109 @@
-//! Where NETCONF meets the rest of the agent: the [`Application`] that serves
-//! the YANG RPCs and operational state.
+//! Where NETCONF meets the BGP engine: the [`Application`] that validates
+//! YANG RPCs with the schema, authorizes them, runs their handler (one file
+//! per RPC) and renders the engine's state as YANG data.
 
-use crate::netconf::error::{ErrorTag, ErrorType, RpcError};
+mod refresh_bgp_vpn_target;
+mod state;
+
+use std::time::Duration;
+
+use crate::auth;
+use crate::bgp::BgpHandle;
+use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
 use crate::netconf::{Application, BoxFuture, RpcContext};
+use crate::schema::{Schema, ValidatedRpc};
 
-/// The agent's application: schema-validated RPCs, handlers and state.
-pub struct Agent {}
+/// The RPCs with a handler here; start-up fails if the schema has others
+/// (STYLE §5: every RPC in the loaded modules has a handler).
+const HANDLED_RPCS: &[&str] = &[refresh_bgp_vpn_target::NAME];
 
-impl Agent {
-    pub fn new() -> Agent {
-        Agent {}
-    }
+#[derive(Debug, thiserror::Error)]
+#[error("YANG RPC {module}:{rpc} has no handler")]
+pub struct MissingHandler {
+    pub module: String,
+    pub rpc: String,
 }
 
-impl Default for Agent {
-    fn default() -> Self {
-        Self::new()
+/// The agent's application: schema-validated RPCs, handlers and state.
+pub struct Agent {
+    schema: Schema,
+    bgp: BgpHandle,
+    rpc_timeout: Duration,
+}
+
+impl Agent {
+    pub fn new(
+        schema: Schema,
+        bgp: BgpHandle,
+        rpc_timeout: Duration,
+    ) -> Result<Agent, MissingHandler> {
+        for (module, rpc, _ns) in schema.rpcs() {
+            if !HANDLED_RPCS.contains(&rpc.as_str()) {
+                return Err(MissingHandler { module, rpc });
+            }
+        }
+        Ok(Agent {
+            schema,
+            bgp,
+            rpc_timeout,
+        })
+    }
+
+    async fn run(&self, ctx: &RpcContext, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
+        // SPEC §1 pipeline: validation, then authorization, then the handler.
+        auth::authorize(&ctx.user.name, ctx.user.level, &rpc.name)?;
+        match rpc.name.as_str() {
+            refresh_bgp_vpn_target::NAME => {
+                refresh_bgp_vpn_target::handle(&rpc, &self.bgp, self.rpc_timeout).await
+            }
+            other => Err(RpcError::operation_not_supported(other)),
+        }
     }
 }
 
 impl Application for Agent {
     fn capabilities(&self) -> Vec<String> {
-        Vec::new()
+        self.schema.module_capabilities()
     }
 
-    fn serves(&self, _ns: &str, _name: &str) -> bool {
-        false
+    fn serves(&self, ns: &str, name: &str) -> bool {
+        self.schema.is_rpc(ns, name)
     }
 
     fn rpc<'a>(
         &'a self,
-        _ctx: &'a RpcContext,
-        _raw: &'a [u8],
-        rpc: &'a Rpc,
+        ctx: &'a RpcContext,
+        raw: &'a [u8],
+        _rpc: &'a Rpc,
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
-        Box::pin(async move { Err(RpcError::operation_not_supported(&rpc.op.name)) })
+        Box::pin(async move {
+            let validated = self.schema.validate_rpc(raw)?;
+            self.run(ctx, validated).await
+        })
     }
 
     fn state(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async { Vec::new() })
+        Box::pin(async move {
+            let mut out = vec![self.schema.yang_library_xml()];
+            match self.bgp.snapshot().await {
+                Ok(snap) => out.push(state::render(&snap)),
+                Err(e) => tracing::warn!(error = %e, "BGP state unavailable"),
+            }
+            out
+        })
     }
 
     fn get_schema(
         &self,
         identifier: &str,
-        _version: Option<&str>,
-        _format: Option<&str>,
+        version: Option<&str>,
+        format: Option<&str>,
     ) -> Result<String, RpcError> {
-        Err(RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
-            .with_message(format!("no schema \"{identifier}\"")))
+        self.schema.get_schema(identifier, version, format)
     }
 
     fn monitoring_schemas(&self) -> Option<String> {
-        None
+        Some(self.schema.monitoring_schemas_xml())
     }
 }

@@ -155,7 +155,9 @@ mod tests {
             lookup("CE6885-LL", None),
             Err(SchemaError::ModeRequired { .. })
         ));
-        let e = lookup("CE6885-LL", Some("turbo")).err().map(|e| e.to_string());
+        let e = lookup("CE6885-LL", Some("turbo"))
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("\"standard\", \"low-latency\"")));
     }
 

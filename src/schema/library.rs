@@ -145,7 +145,11 @@ pub(super) fn monitoring_schemas_xml(schema: &Schema) -> String {
     for m in all_modules(schema) {
         out.push_str("<schema>");
         let _ = write!(out, "<identifier>{}</identifier>", Escaped(m.name()));
-        let _ = write!(out, "<version>{}</version>", Escaped(m.revision().unwrap_or("")));
+        let _ = write!(
+            out,
+            "<version>{}</version>",
+            Escaped(m.revision().unwrap_or(""))
+        );
         // identityref ncm:yang; unprefixed, it is in the default namespace.
         out.push_str("<format>yang</format>");
         let _ = write!(out, "<namespace>{}</namespace>", Escaped(m.namespace()));
@@ -160,17 +164,29 @@ pub(super) fn monitoring_schemas_xml(schema: &Schema) -> String {
 /// revision, namespace, enabled features, conformance-type.
 pub(super) fn yang_library_xml(schema: &Schema) -> String {
     let mut out = format!("<modules-state xmlns=\"{YANG_LIBRARY_NS}\">");
-    let _ = write!(out, "<module-set-id>{}</module-set-id>", module_set_id(schema));
+    let _ = write!(
+        out,
+        "<module-set-id>{}</module-set-id>",
+        module_set_id(schema)
+    );
     for m in all_modules(schema) {
         out.push_str("<module>");
         let _ = write!(out, "<name>{}</name>", Escaped(m.name()));
         // RFC 7895: revision is "" for a module without one.
-        let _ = write!(out, "<revision>{}</revision>", Escaped(m.revision().unwrap_or("")));
+        let _ = write!(
+            out,
+            "<revision>{}</revision>",
+            Escaped(m.revision().unwrap_or(""))
+        );
         let _ = write!(out, "<namespace>{}</namespace>", Escaped(m.namespace()));
         for f in enabled_features(&m) {
             let _ = write!(out, "<feature>{}</feature>", Escaped(&f));
         }
-        let conformance = if m.is_implemented() { "implement" } else { "import" };
+        let conformance = if m.is_implemented() {
+            "implement"
+        } else {
+            "import"
+        };
         let _ = write!(out, "<conformance-type>{conformance}</conformance-type>");
         out.push_str("</module>");
     }

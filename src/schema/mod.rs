@@ -84,7 +84,10 @@ impl DeviceProfile {
     /// The profile of a configured model and forwarding mode. Models with a
     /// single mode take no mode or "standard"; CE6885-LL needs "standard" or
     /// "low-latency". The error lists the valid values.
-    pub fn lookup(model: &str, forwarding_mode: Option<&str>) -> Result<DeviceProfile, SchemaError> {
+    pub fn lookup(
+        model: &str,
+        forwarding_mode: Option<&str>,
+    ) -> Result<DeviceProfile, SchemaError> {
         devices::lookup(model, forwarding_mode)
     }
 
@@ -179,7 +182,13 @@ fn build_context(features: &[&str]) -> Result<Context, SchemaError> {
     let none: &[&str] = &[];
     let specs: Vec<(&str, Option<&str>, &[&str])> = MODULES
         .iter()
-        .map(|m| (m.name, Some(m.revision), if m.ours { features } else { none }))
+        .map(|m| {
+            (
+                m.name,
+                Some(m.revision),
+                if m.ours { features } else { none },
+            )
+        })
         .collect();
     ctx.load_modules(&specs)
         .map_err(|e| ly_err("loading the embedded YANG modules", e))?;
@@ -425,7 +434,10 @@ mod tests {
     #[test]
     fn every_profile_loads() {
         // One context per feature set: both sets compile.
-        for p in DeviceProfile::all().iter().filter(|p| p.model == "CE6885-LL") {
+        for p in DeviceProfile::all()
+            .iter()
+            .filter(|p| p.model == "CE6885-LL")
+        {
             assert!(Schema::load(*p).is_ok(), "{}", p.describe());
         }
     }

@@ -36,13 +36,14 @@ pub(super) fn validate_rpc(schema: &Schema, rpc_xml: &[u8]) -> Result<ValidatedR
     };
     let ctx = &schema.ctx;
     ffi_shim::clear_errors(&anchor);
-    let mut tree = match DataTreeOwningRef::parse_netconf_rpc_op(ctx, rpc_xml, DataParserFlags::STRICT) {
-        Ok(tree) => tree,
-        Err(_) => {
-            let err = ffi_shim::last_error(&anchor);
-            return Err(Mapper::new(schema, &elements).parse_error(err));
-        }
-    };
+    let mut tree =
+        match DataTreeOwningRef::parse_netconf_rpc_op(ctx, rpc_xml, DataParserFlags::STRICT) {
+            Ok(tree) => tree,
+            Err(_) => {
+                let err = ffi_shim::last_error(&anchor);
+                return Err(Mapper::new(schema, &elements).parse_error(err));
+            }
+        };
     if tree.noderef().as_raw().is_null() {
         return Err(RpcError::malformed("<rpc> holds no operation element"));
     }
@@ -337,10 +338,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
             }
         }
         let e = app_error(ErrorTag::UnknownElement)
-            .with_message(format!(
-                "{} is not a parameter of {rpc}",
-                child.local_name
-            ))
+            .with_message(format!("{} is not a parameter of {rpc}", child.local_name))
             .with_bad_element(&child.local_name);
         self.at_rpc(e, target)
     }
@@ -397,7 +395,10 @@ impl<'s, 'e> Mapper<'s, 'e> {
         if err.message.starts_with("Data for both cases") {
             // The two cases; bad-element is the element that came second
             // in the request (the one that made the request ambiguous).
-            let cases: Vec<String> = quoted(&err.message).iter().map(|s| (*s).to_owned()).collect();
+            let cases: Vec<String> = quoted(&err.message)
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
             let case_of = |name: &str| self.case_of(&target, name);
             let mut first: Option<(String, String)> = None;
             for child in &self.env.children {
@@ -506,7 +507,10 @@ mod tests {
 
     #[test]
     fn quoted_and_segments() {
-        assert_eq!(quoted("Data for both cases \"all\" and \"external\" exist."), vec!["all", "external"]);
+        assert_eq!(
+            quoted("Data for both cases \"all\" and \"external\" exist."),
+            vec!["all", "external"]
+        );
         assert_eq!(last_segment("/m:a/b"), "b");
         assert_eq!(last_segment("/m:a/m:c[k='1']"), "c");
         assert_eq!(last_segment("x"), "x");
