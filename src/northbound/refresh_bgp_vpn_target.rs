@@ -164,9 +164,11 @@ mod tests {
         }
     }
 
+    type Case<'a> = (&'a [(&'a str, &'a str)], PeerSelector, Direction);
+
     #[test]
     fn choices_become_enums() {
-        let cases: &[(&[(&str, &str)], PeerSelector, Direction)] = &[
+        let cases: &[Case<'_>] = &[
             (
                 &[("all", ""), ("direction", "import")],
                 PeerSelector::All,
