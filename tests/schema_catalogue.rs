@@ -4,6 +4,8 @@
 //! significant; everything else is). `REGENERATE_CASES=1` rewrites the
 //! expected files from the current answers.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -92,8 +94,16 @@ fn pretty(xml: &str) -> String {
         } else if t.ends_with("/>") {
             out.push_str(&format!("{}{t}\n", indent(depth)));
         } else if t.starts_with('<') {
-            if i + 2 < tokens.len() && !tokens[i + 1].starts_with('<') && tokens[i + 2].starts_with("</") {
-                out.push_str(&format!("{}{t}{}{}\n", indent(depth), tokens[i + 1], tokens[i + 2]));
+            if i + 2 < tokens.len()
+                && !tokens[i + 1].starts_with('<')
+                && tokens[i + 2].starts_with("</")
+            {
+                out.push_str(&format!(
+                    "{}{t}{}{}\n",
+                    indent(depth),
+                    tokens[i + 1],
+                    tokens[i + 2]
+                ));
                 i += 3;
                 continue;
             }
@@ -119,7 +129,11 @@ fn catalogue() {
     assert_eq!(names.len(), index.case.len(), "duplicate case names");
     // Every request file is indexed, so no case is silently skipped.
     for entry in std::fs::read_dir(&dir).expect("cases dir") {
-        let file = entry.expect("dir entry").file_name().to_string_lossy().into_owned();
+        let file = entry
+            .expect("dir entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if let Some(name) = file.strip_suffix(".request.xml") {
             assert!(names.contains(name), "{file} is not in cases.toml");
         }
@@ -129,7 +143,11 @@ fn catalogue() {
     let mut failures = Vec::new();
     let mut runs = 0;
     for case in &index.case {
-        assert!(!case.spec.is_empty() && !case.what.is_empty(), "{}: spec and what", case.name);
+        assert!(
+            !case.spec.is_empty() && !case.what.is_empty(),
+            "{}: spec and what",
+            case.name
+        );
         assert!(!case.profiles.is_empty(), "{}: no profile", case.name);
         let request = std::fs::read(dir.join(format!("{}.request.xml", case.name)))
             .unwrap_or_else(|e| panic!("{}: request: {e}", case.name));
@@ -166,7 +184,12 @@ fn catalogue() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {runs} runs differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -126,6 +126,7 @@ pub(super) fn lookup(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -155,7 +156,9 @@ mod tests {
             lookup("CE6885-LL", None),
             Err(SchemaError::ModeRequired { .. })
         ));
-        let e = lookup("CE6885-LL", Some("turbo")).err().map(|e| e.to_string());
+        let e = lookup("CE6885-LL", Some("turbo"))
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("\"standard\", \"low-latency\"")));
     }
 

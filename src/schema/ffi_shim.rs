@@ -139,6 +139,7 @@ pub(crate) fn features(module: &SchemaModule<'_>) -> Vec<(String, bool)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::sync::LazyLock;
@@ -161,7 +162,10 @@ mod tests {
 
     static MODULES: LazyLock<EmbeddedModules> = LazyLock::new(|| {
         let mut m = EmbeddedModules::new();
-        m.insert(EmbeddedModuleKey::new("shim-test", None, None, None), MODULE);
+        m.insert(
+            EmbeddedModuleKey::new("shim-test", None, None, None),
+            MODULE,
+        );
         m
     });
 
@@ -186,9 +190,8 @@ mod tests {
         let ctx = context().expect("context");
         let m = ctx.get_module_implemented("shim-test").expect("module");
         let rpc = br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><op xmlns="urn:shim-test"/></rpc>"#;
-        let mut tree =
-            DataTreeOwningRef::parse_netconf_rpc_op(&ctx, rpc, DataParserFlags::STRICT)
-                .expect("parses");
+        let mut tree = DataTreeOwningRef::parse_netconf_rpc_op(&ctx, rpc, DataParserFlags::STRICT)
+            .expect("parses");
         clear_errors(&m);
         assert!(!validate_rpc_op(&mut tree));
         let e = last_error(&m).expect("an error");
@@ -196,9 +199,8 @@ mod tests {
         assert_eq!(e.vecode, LyVecode::Data);
 
         let ok = br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><op xmlns="urn:shim-test"><a>x</a></op></rpc>"#;
-        let mut tree =
-            DataTreeOwningRef::parse_netconf_rpc_op(&ctx, ok, DataParserFlags::STRICT)
-                .expect("parses");
+        let mut tree = DataTreeOwningRef::parse_netconf_rpc_op(&ctx, ok, DataParserFlags::STRICT)
+            .expect("parses");
         assert!(validate_rpc_op(&mut tree));
     }
 }

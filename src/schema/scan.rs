@@ -239,6 +239,7 @@ fn unescape(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -267,7 +268,10 @@ mod tests {
     fn rejects_nul_and_depth_without_recursion() {
         assert_eq!(scan(b"<a>\0</a>", 3), Err(ScanError::Nul(3)));
         let deep = "<a>".repeat(100_000);
-        assert_eq!(scan(deep.as_bytes(), 3), Err(ScanError::TooDeep(MAX_DEPTH + 1)));
+        assert_eq!(
+            scan(deep.as_bytes(), 3),
+            Err(ScanError::TooDeep(MAX_DEPTH + 1))
+        );
         let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
         assert!(scan(ok.as_bytes(), 3).is_ok());
     }
