@@ -4,6 +4,8 @@
 //! significant; everything else is). `REGENERATE_CASES=1` rewrites the
 //! expected files from the current answers.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

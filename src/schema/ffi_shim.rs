@@ -139,6 +139,7 @@ pub(crate) fn features(module: &SchemaModule<'_>) -> Vec<(String, bool)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::sync::LazyLock;

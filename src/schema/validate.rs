@@ -233,20 +233,19 @@ impl<'s, 'e> Mapper<'s, 'e> {
             return e;
         }
 
-        if err.vecode == LyVecode::Data {
-            if let Some(path) = err.data_path.as_deref().filter(|p| p.contains('/')) {
-                let leaf = last_segment(path).to_owned();
-                if leaf != target.rpc.name() {
-                    // Type, range, length, pattern, enumeration: invalid-value
-                    // at the leaf (SPEC §6), libyang's app-tag if it has one.
-                    let mut e = app_error(ErrorTag::InvalidValue)
-                        .with_message(format!("invalid {leaf}: {}", err.message));
-                    if let Some(tag) = err.app_tag {
-                        e = e.with_app_tag(tag);
-                    }
-                    return self.with_data_path(e, path).with_bad_element(leaf);
-                }
+        if err.vecode == LyVecode::Data
+            && let Some(path) = err.data_path.as_deref().filter(|p| p.contains('/'))
+            && last_segment(path) != target.rpc.name()
+        {
+            // Type, range, length, pattern, enumeration: invalid-value at
+            // the leaf (SPEC §6), libyang's app-tag if it has one.
+            let leaf = last_segment(path).to_owned();
+            let mut e = app_error(ErrorTag::InvalidValue)
+                .with_message(format!("invalid {leaf}: {}", err.message));
+            if let Some(tag) = err.app_tag {
+                e = e.with_app_tag(tag);
             }
+            return self.with_data_path(e, path).with_bad_element(leaf);
         }
         self.fallback(err, &target)
     }
@@ -257,8 +256,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
         let known = input_nodes(&target.rpc);
         let rpc_ns = target.module.namespace();
         for child in &self.env.children {
-            let is_known =
-                child.namespace == rpc_ns && known.iter().any(|k| *k == child.local_name);
+            let is_known = child.namespace == rpc_ns && known.contains(&child.local_name);
             if !is_known {
                 return Some(self.unknown_child(target, child));
             }
@@ -318,24 +316,23 @@ impl<'s, 'e> Mapper<'s, 'e> {
                 .with_info("bad-namespace", &child.namespace);
             return self.at_rpc(e, target);
         }
-        if child.namespace == target.module.namespace() {
-            if let Some(gate) = self
+        if child.namespace == target.module.namespace()
+            && let Some(gate) = self
                 .schema
                 .gates
                 .iter()
                 .find(|g| g.rpc == rpc && g.element == child.local_name)
-            {
-                // SPEC §4: name the model and mode that lack the feature.
-                let e = app_error(ErrorTag::UnknownElement)
-                    .with_message(format!(
-                        "{} is not supported on {}: the device model lacks feature {}",
-                        child.local_name,
-                        self.schema.profile.describe(),
-                        gate.feature
-                    ))
-                    .with_bad_element(&child.local_name);
-                return self.at_rpc(e, target);
-            }
+        {
+            // SPEC §4: name the model and mode that lack the feature.
+            let e = app_error(ErrorTag::UnknownElement)
+                .with_message(format!(
+                    "{} is not supported on {}: the device model lacks feature {}",
+                    child.local_name,
+                    self.schema.profile.describe(),
+                    gate.feature
+                ))
+                .with_bad_element(&child.local_name);
+            return self.at_rpc(e, target);
         }
         let e = app_error(ErrorTag::UnknownElement)
             .with_message(format!("{} is not a parameter of {rpc}", child.local_name))
@@ -502,6 +499,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
