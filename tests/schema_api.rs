@@ -327,30 +327,3 @@ fn concurrent_validation_from_many_threads() {
         t.join().expect("thread");
     }
 }
-
-/// `scripts/lint-yang` is clean. Skipped (with a note) when pyang or yanglint
-/// is missing; the project's test script installs both and runs it too.
-#[test]
-fn yang_lint_is_clean() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let have = |tool: &str, var: &str| {
-        std::env::var_os(var).is_some()
-            || Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-    };
-    if !have("pyang", "PYANG") || !have("yanglint", "YANGLINT") {
-        eprintln!("yang_lint_is_clean: pyang or yanglint not installed; skipped");
-        return;
-    }
-    let out = Command::new(format!("{root}/scripts/lint-yang"))
-        .output()
-        .expect("run scripts/lint-yang");
-    assert!(
-        out.status.success(),
-        "lint-yang failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}

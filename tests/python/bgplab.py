@@ -1,0 +1,169 @@
+"""A loopback BGP lab: GoBGP instances (gobgpd) peered with the agent.
+
+Standard library only, so that `scripts/lab` runs it with the system Python
+and the tests import it from the venv. Addresses are 127.0.0.x; ports are
+chosen free at run time unless given.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+# The agent's side of the lab.
+AGENT_BGP_ADDR = "127.0.0.1"
+LOCAL_AS = 65000
+EBGP = {"name": "ebgp", "address": "127.0.0.2", "asn": 65001, "group": "ebgp-peers", "rt": "65001:1"}
+IBGP = {"name": "ibgp", "address": "127.0.0.3", "asn": 65000, "group": "ibgp-peers", "rt": "65000:7"}
+
+
+def free_port(ip="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
+
+
+def which(name):
+    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    if not path:
+        raise RuntimeError(f"{name} is not installed (Debian: apt-get install gobgpd)")
+    return path
+
+
+class GoBgp:
+    """One gobgpd process with the rtc family towards its neighbours."""
+
+    def __init__(self, workdir, name, address, asn, neighbors, bgp_port=None, api_port=None):
+        self.dir = Path(workdir) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name, self.address, self.asn = name, address, asn
+        self.bgp_port = bgp_port or free_port(address)
+        self.api_port = api_port or free_port(address)
+        conf = [f'[global.config]\n  as = {asn}\n  router-id = "{address}"\n  port = {self.bgp_port}\n'
+                f'  local-address-list = ["{address}"]\n']
+        for n in neighbors:
+            conf.append(
+                f'\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{n["address"]}"\n'
+                f'    peer-as = {n["peer_as"]}\n  [neighbors.transport.config]\n'
+                f'    local-address = "{address}"\n    remote-port = {n["remote_port"]}\n'
+                f'  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n'
+                f'    keepalive-interval = 10\n    idle-hold-time-after-reset = 1\n'
+                f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n'
+                f'      afi-safi-name = "rtc"\n')
+        (self.dir / "gobgpd.toml").write_text("".join(conf))
+        self.logfile = open(self.dir / "gobgpd.log", "w")
+        # Several instances on one machine need --pprof-disable (shared pprof port).
+        self.proc = subprocess.Popen(
+            [which("gobgpd"), "-f", str(self.dir / "gobgpd.toml"), "-t", "toml", "--pprof-disable",
+             "--api-hosts", f"{address}:{self.api_port}"],
+            stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while True:
+            try:
+                self.cli("global")
+                break
+            except subprocess.CalledProcessError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"gobgpd {name} did not start:\n{self.log()}")
+                time.sleep(0.1)
+
+    def log(self):
+        self.logfile.flush()
+        return (self.dir / "gobgpd.log").read_text()
+
+    def cli(self, *args):
+        out = subprocess.run([which("gobgp"), "-u", self.address, "-p", str(self.api_port), *args],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise subprocess.CalledProcessError(out.returncode, args, out.stdout, out.stderr)
+        return out.stdout
+
+    def neighbor(self, addr):
+        return json.loads(self.cli("-j", "neighbor", addr))
+
+    def established(self, addr):
+        try:
+            return self.neighbor(addr)["state"]["session_state"] == 6
+        except (subprocess.CalledProcessError, KeyError, ValueError):
+            return False
+
+    def received(self, addr, kind):
+        """Messages of `kind` ("refresh", "update", "notification") received from addr."""
+        return int(self.neighbor(addr)["state"]["messages"]["received"].get(kind, 0) or 0)
+
+    def uptime(self, addr):
+        return int(self.neighbor(addr).get("timers", {}).get("state", {}).get("uptime", 0) or 0)
+
+    def add_route_target(self, rt, rd=None):
+        """Originates an RTC route for `rt` (GoBGP makes it from a VRF)."""
+        self.cli("vrf", "add", f"v{rt.replace(':', '-')}", "rd", rd or rt, "rt", "both", rt)
+
+    def rtc_rib(self):
+        return self.cli("global", "rib", "-a", "rtc")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logfile.close()
+
+
+def agent_bgp_toml(agent_port, ebgp_port, ibgp_port, route_targets=("65000:100",), extra_peers=""):
+    """The agent's [bgp] section for the lab topology."""
+    rts = ", ".join(f'"{r}"' for r in route_targets)
+    return f'''
+[bgp]
+local_as = {LOCAL_AS}
+router_id = "10.255.0.1"
+listen = "{AGENT_BGP_ADDR}:{agent_port}"
+hold_time = 30
+connect_retry = 1
+route_targets = [{rts}]
+
+[[bgp.groups]]
+name = "{EBGP["group"]}"
+
+[[bgp.groups]]
+name = "{IBGP["group"]}"
+
+[[bgp.peers]]
+address = "{EBGP["address"]}"
+remote_as = {EBGP["asn"]}
+port = {ebgp_port}
+group = "{EBGP["group"]}"
+
+[[bgp.peers]]
+address = "{IBGP["address"]}"
+remote_as = {IBGP["asn"]}
+port = {ibgp_port}
+group = "{IBGP["group"]}"
+{extra_peers}
+'''
+
+
+def start_gobgps(workdir, agent_port, ebgp_port=None, ibgp_port=None, api_ports=(None, None)):
+    """Starts the eBGP and iBGP GoBGP of the lab; each originates one RT."""
+    out = []
+    for spec, port, api in ((EBGP, ebgp_port, api_ports[0]), (IBGP, ibgp_port, api_ports[1])):
+        g = GoBgp(workdir, spec["name"], spec["address"], spec["asn"],
+                  [{"address": AGENT_BGP_ADDR, "peer_as": LOCAL_AS, "remote_port": agent_port}],
+                  bgp_port=port, api_port=api)
+        g.add_route_target(spec["rt"])
+        out.append(g)
+    return out
+
+
+def wait_for(pred, timeout=30.0, step=0.2):
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() > end:
+            return v
+        time.sleep(step)
