@@ -356,7 +356,10 @@ async fn selectors_are_strict_for_one_peer_and_lenient_for_many() {
 #[tokio::test]
 async fn simultaneous_connects_settle_on_one_session() {
     // Both sides active (RFC 4271 §6.8 collision detection).
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ncagent=debug").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("ncagent=debug")
+        .try_init();
     let free = |ip: &str| {
         let l = std::net::TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0)).unwrap();
         l.local_addr().unwrap()
