@@ -406,3 +406,48 @@ async fn simultaneous_connects_settle_on_one_session() {
         .unwrap();
     assert!(ha.snapshot().await.is_err());
 }
+
+#[tokio::test]
+async fn ipv6_peer_selector_and_next_hop() {
+    let v6 = ip("::1");
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let mut a = BgpConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1));
+    a.listen = Some("[::1]:0".parse().unwrap());
+    a.route_targets = vec!["1.2.3.4:5".into()];
+    let mut pb = PeerConfig::new(v6, 4_200_000_000);
+    pb.passive = true;
+    a.peers = vec![pb];
+    let (ha, _) = Engine::start(a, stop.clone()).await.unwrap();
+
+    let mut b = BgpConfig::new(4_200_000_000, Ipv4Addr::new(10, 0, 0, 2));
+    b.route_targets = vec!["4200000000:5".into()];
+    let mut pa = PeerConfig::new(v6, 65000);
+    pa.port = ha.listen_addr().unwrap().port();
+    b.peers = vec![pa];
+    let (hb, _) = Engine::start(b, stop.clone()).await.unwrap();
+
+    let p = wait_peer(&ha, v6, "IPv6 session with a 4-octet AS", |p| {
+        established(p) && p.rtc_routes_in.len() == 1
+    })
+    .await;
+    assert_eq!(rts(&p), vec!["4200000000:5"]);
+    assert_eq!(p.rtc_routes_in[0].origin_as, 4_200_000_000);
+    let q = wait_peer(&hb, v6, "route over IPv6 (16-octet next hop)", |p| {
+        p.rtc_routes_in.len() == 1
+    })
+    .await;
+    assert_eq!(rts(&q), vec!["1.2.3.4:5"]);
+    let out = ha
+        .refresh(
+            PeerSelector::Ipv6("::1".parse().unwrap()),
+            Direction::Import,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.refreshed, vec![v6]);
+    wait_peer(&hb, v6, "ROUTE-REFRESH over IPv6", |p| {
+        p.route_refresh_received == 1
+    })
+    .await;
+}

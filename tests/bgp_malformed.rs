@@ -171,7 +171,7 @@ async fn lab() -> Lab {
 impl Lab {
     /// After the case: the bad session is down, the engine answers, the
     /// bystander is still Established and its socket still open.
-    async fn check_unaffected(mut self) {
+    async fn check_unaffected(self) {
         wait_state(&self.engine, CLIENT, |s| {
             s != SessionState::Established && s != SessionState::OpenConfirm
         })

@@ -27,6 +27,9 @@ use super::{
 
 /// Requests queued towards the engine before callers wait.
 const REQUEST_QUEUE: usize = 64;
+/// RFC 7313 §4: if EoRR does not follow BoRR within this time, the stale
+/// routes are purged anyway (FRR's default stale-path time).
+const ENHANCED_REFRESH_STALE_TIME: Duration = Duration::from_secs(360);
 /// How long shutdown waits for sessions to deliver their CEASE.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -70,8 +73,8 @@ struct Peer {
     adj_in: AdjRibIn,
     /// What the current session was sent (empty when not Established).
     adj_out: BTreeSet<RtcNlri>,
-    /// Between a received BoRR and EoRR (RFC 7313 §4).
-    in_enhanced_refresh: bool,
+    /// Between a received BoRR and EoRR (RFC 7313 §4): the purge deadline.
+    in_enhanced_refresh: Option<Instant>,
     rr_sent: u64,
     rr_received: u64,
     updates_sent: u64,
@@ -174,7 +177,7 @@ pub(super) async fn start(
             est: None,
             adj_in: AdjRibIn::default(),
             adj_out: BTreeSet::new(),
-            in_enhanced_refresh: false,
+            in_enhanced_refresh: None,
             rr_sent: 0,
             rr_received: 0,
             updates_sent: 0,
@@ -259,7 +262,13 @@ impl Engine {
     ) {
         loop {
             self.start_due_connects();
-            let next = self.peers.iter().filter_map(|p| p.next_connect).min();
+            self.purge_overdue_stale();
+            let next = self
+                .peers
+                .iter()
+                .flat_map(|p| [p.next_connect, p.in_enhanced_refresh])
+                .flatten()
+                .min();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(req) = req_rx.recv() => self.on_request(req),
@@ -317,10 +326,16 @@ impl Engine {
         for idx in 0..self.peers.len() {
             let p = &mut self.peers[idx];
             let due = p.next_connect.is_some_and(|t| t <= now);
-            if !due || p.cfg.passive || p.connecting || !p.conns.is_empty() {
+            if !due {
                 continue;
             }
+            // Due now: either connect, or (a connection exists already) drop
+            // the deadline so the loop does not wake for it again; the
+            // connection's end schedules the next attempt.
             p.next_connect = None;
+            if p.cfg.passive || p.connecting || !p.conns.is_empty() {
+                continue;
+            }
             p.connecting = true;
             let addr = SocketAddr::new(p.cfg.address, p.cfg.port);
             let local = p.cfg.local_address;
@@ -334,6 +349,18 @@ impl Engine {
                     Err(error) => Internal::ConnectFailed { peer: idx, error },
                 });
             });
+        }
+    }
+
+    /// RFC 7313 §4: no EoRR in time: remove the routes still stale.
+    fn purge_overdue_stale(&mut self) {
+        let now = Instant::now();
+        for p in &mut self.peers {
+            if p.in_enhanced_refresh.is_some_and(|t| t <= now) {
+                let stale = p.adj_in.sweep_stale();
+                p.in_enhanced_refresh = None;
+                warn!(peer = %p.addr(), removed = stale.len(), reason = "no EoRR in time", "stale routes purged");
+            }
         }
     }
 
@@ -467,7 +494,7 @@ impl Engine {
                     p.est = None;
                     p.adj_in.clear();
                     p.adj_out.clear();
-                    p.in_enhanced_refresh = false;
+                    p.in_enhanced_refresh = None;
                     p.failures = 0;
                 }
                 self.schedule_reconnect(idx);
@@ -573,13 +600,13 @@ impl Engine {
             RouteRefreshSubtype::BoRR if err => {
                 // RFC 7313 §4: BoRR: every route of the family becomes stale.
                 p.adj_in.mark_stale();
-                p.in_enhanced_refresh = true;
+                p.in_enhanced_refresh = Some(Instant::now() + ENHANCED_REFRESH_STALE_TIME);
                 debug!(peer = %p.addr(), "BoRR received");
             }
-            RouteRefreshSubtype::EoRR if err && p.in_enhanced_refresh => {
+            RouteRefreshSubtype::EoRR if err && p.in_enhanced_refresh.is_some() => {
                 // RFC 7313 §4: EoRR: routes not re-advertised since BoRR are removed.
                 let stale = p.adj_in.sweep_stale();
-                p.in_enhanced_refresh = false;
+                p.in_enhanced_refresh = None;
                 info!(peer = %p.addr(), removed = stale.len(), "EoRR received: stale routes removed");
             }
             other => {

@@ -148,7 +148,11 @@ impl Session {
         mut wr: OwnedWriteHalf,
         n: &Notify,
     ) -> String {
-        warn!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
+        if n.code == code::CEASE {
+            info!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
+        } else {
+            warn!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
+        }
         if let Ok(bytes) = codec::encode_notification(n) {
             let _ = timeout(CLOSE_LINGER, write_frames(&mut wr, &[bytes])).await;
         }

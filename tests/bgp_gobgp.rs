@@ -1,0 +1,276 @@
+//! Interop with GoBGP 3.x (`gobgpd`): one eBGP and one iBGP instance on
+//! loopback. Our engine is 127.0.0.1 (AS 65000); the eBGP GoBGP is
+//! 127.0.0.2 (AS 65001), the iBGP GoBGP is 127.0.0.3 (AS 65000). Both GoBGPs
+//! are passive and our engine connects (GoBGP's own first connect attempt
+//! takes ~9 s; our passive side is covered by bgp_engine and bgp_malformed).
+//! Ports are chosen at run time.
+//! If gobgpd/gobgp are not installed these tests FAIL (see the harness).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/gobgp.rs"]
+mod gobgp;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use gobgp::{GoBgp, Neighbor};
+use ncagent::bgp::{
+    BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerSelector, PeerSnapshot,
+    RefreshError, SessionState,
+};
+use tokio_util::sync::CancellationToken;
+
+const US: &str = "127.0.0.1";
+const EBGP: &str = "127.0.0.2";
+const IBGP: &str = "127.0.0.3";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+struct Topo {
+    engine: BgpHandle,
+    ebgp: GoBgp,
+    ibgp: GoBgp,
+    stop: CancellationToken,
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn wait_peer(
+    h: &BgpHandle,
+    peer: &str,
+    what: &str,
+    pred: impl Fn(&PeerSnapshot) -> bool,
+) -> PeerSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = h.snapshot().await.unwrap().peer(ip(peer)).unwrap().clone();
+        if pred(&p) {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {p:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn topo() -> Topo {
+    let ebgp = GoBgp::start(
+        EBGP,
+        65001,
+        &[Neighbor {
+            address: ip(US),
+            peer_as: 65000,
+            passive: true,
+            remote_port: 179,
+        }],
+    );
+    let ibgp = GoBgp::start(
+        IBGP,
+        65000,
+        &[Neighbor {
+            address: ip(US),
+            peer_as: 65000,
+            passive: true,
+            remote_port: 179,
+        }],
+    );
+    let stop = CancellationToken::new();
+    let mut c = BgpConfig::new(65000, Ipv4Addr::new(1, 1, 1, 1));
+    c.connect_retry = 1;
+    c.hold_time = 30;
+    c.route_targets = vec!["65000:100".into()];
+    c.groups = vec![
+        GroupConfig {
+            name: "ebgp-peers".into(),
+        },
+        GroupConfig {
+            name: "ibgp-peers".into(),
+        },
+    ];
+    let mut e = PeerConfig::new(ip(EBGP), 65001);
+    e.port = ebgp.bgp_port;
+    e.group = Some("ebgp-peers".into());
+    e.local_address = Some(ip(US));
+    let mut i = PeerConfig::new(ip(IBGP), 65000);
+    i.port = ibgp.bgp_port;
+    i.group = Some("ibgp-peers".into());
+    i.local_address = Some(ip(US));
+    c.peers = vec![e, i];
+    let (engine, _) = Engine::start(c, stop.clone()).await.unwrap();
+    let up = |p: &PeerSnapshot| p.state == SessionState::Established;
+    wait_peer(&engine, EBGP, "eBGP GoBGP Established", up).await;
+    wait_peer(&engine, IBGP, "iBGP GoBGP Established", up).await;
+    ebgp.wait_until("eBGP GoBGP sees us Established", |g| g.established(ip(US)));
+    ibgp.wait_until("iBGP GoBGP sees us Established", |g| g.established(ip(US)));
+    Topo {
+        engine,
+        ebgp,
+        ibgp,
+        stop,
+    }
+}
+
+fn refresh_rcvd(g: &GoBgp) -> u64 {
+    g.message_count(ip(US), "received", "refresh")
+}
+
+/// Acceptance 1: RTC routes flow both ways with eBGP and iBGP GoBGP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_rtc_routes_flow_both_ways() {
+    let t = topo().await;
+    let p = t.engine.snapshot().await.unwrap();
+    for peer in [EBGP, IBGP] {
+        let n = p.peer(ip(peer)).unwrap().negotiated;
+        assert!(n.rtc && n.route_refresh && n.four_octet_as, "{peer}: {n:?}");
+        // GoBGP 3.10 does not advertise enhanced route refresh.
+        assert!(!n.enhanced_route_refresh, "{peer}: {n:?}");
+    }
+
+    t.ebgp.add_vrf("red", "65001:1", "65001:200");
+    t.ibgp.add_vrf("blue", "65000:2", "65000:300");
+    let has = |rt: &'static str, origin: u32| {
+        move |p: &PeerSnapshot| {
+            p.rtc_routes_in.iter().any(|r| {
+                r.route_target.as_deref() == Some(rt) && r.origin_as == origin && r.prefix_len == 96
+            })
+        }
+    };
+    wait_peer(
+        &t.engine,
+        EBGP,
+        "eBGP GoBGP's RTC route in our Adj-RIB-In",
+        has("65001:200", 65001),
+    )
+    .await;
+    wait_peer(
+        &t.engine,
+        IBGP,
+        "iBGP GoBGP's RTC route in our Adj-RIB-In",
+        has("65000:300", 65000),
+    )
+    .await;
+
+    for g in [&t.ebgp, &t.ibgp] {
+        g.wait_until("our RTC route in GoBGP's rtc RIB", |g| {
+            g.rtc_rib().contains("65000:100")
+        });
+    }
+    let snap = t.engine.snapshot().await.unwrap();
+    for peer in [EBGP, IBGP] {
+        let out = &snap.peer(ip(peer)).unwrap().rtc_routes_out;
+        assert_eq!(out.len(), 1, "{peer}: {out:?}");
+        assert_eq!(out[0].route_target.as_deref(), Some("65000:100"));
+    }
+}
+
+/// Acceptance 2: ROUTE-REFRESH reaches exactly the selected GoBGPs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_import_refresh_reaches_exactly_the_selected_peers() {
+    let t = topo().await;
+    let check = async |selector: PeerSelector, ebgp_delta: u64, ibgp_delta: u64| {
+        let (e0, i0) = (refresh_rcvd(&t.ebgp), refresh_rcvd(&t.ibgp));
+        let out = t
+            .engine
+            .refresh(selector.clone(), Direction::Import)
+            .await
+            .unwrap();
+        assert!(out.skipped.is_empty(), "{selector:?}: {out:?}");
+        assert_eq!(
+            out.refreshed.len() as u64,
+            ebgp_delta + ibgp_delta,
+            "{selector:?}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while refresh_rcvd(&t.ebgp) < e0 + ebgp_delta || refresh_rcvd(&t.ibgp) < i0 + ibgp_delta {
+            assert!(
+                Instant::now() < deadline,
+                "{selector:?}: GoBGP did not count the ROUTE-REFRESH"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Exactly: give a stray message time to arrive, then compare.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            refresh_rcvd(&t.ebgp),
+            e0 + ebgp_delta,
+            "{selector:?}: eBGP Route Refresh Rcvd"
+        );
+        assert_eq!(
+            refresh_rcvd(&t.ibgp),
+            i0 + ibgp_delta,
+            "{selector:?}: iBGP Route Refresh Rcvd"
+        );
+    };
+    check(PeerSelector::External, 1, 0).await;
+    check(PeerSelector::Internal, 0, 1).await;
+    check(PeerSelector::All, 1, 1).await;
+    check(PeerSelector::Group("ebgp-peers".into()), 1, 0).await;
+    check(PeerSelector::Group("ibgp-peers".into()), 0, 1).await;
+    check(PeerSelector::Ipv4(EBGP.parse().unwrap()), 1, 0).await;
+
+    let e = t
+        .engine
+        .refresh(PeerSelector::Group("nope".into()), Direction::Import)
+        .await;
+    assert_eq!(e, Err(RefreshError::GroupNotFound("nope".into())));
+    let e = t
+        .engine
+        .refresh(
+            PeerSelector::Ipv4("127.0.0.9".parse().unwrap()),
+            Direction::Import,
+        )
+        .await;
+    assert_eq!(e, Err(RefreshError::PeerNotFound(ip("127.0.0.9"))));
+    let snap = t.engine.snapshot().await.unwrap();
+    assert_eq!(snap.peer(ip(EBGP)).unwrap().route_refresh_sent, 4);
+    assert_eq!(snap.peer(ip(IBGP)).unwrap().route_refresh_sent, 3);
+}
+
+/// Acceptance 3: export re-sends the Adj-RIB-Out; no session is torn down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_export_refresh_resends_updates_without_teardown() {
+    let t = topo().await;
+    // uptime.seconds is the establishment time: it must not move.
+    let up_e = t.ebgp.uptime_since(ip(US));
+    let up_i = t.ibgp.uptime_since(ip(US));
+    assert!(up_e > 0 && up_i > 0);
+    let before_e = t.ebgp.message_count(ip(US), "received", "update");
+    let before_i = t.ibgp.message_count(ip(US), "received", "update");
+    let ours_before = t.engine.snapshot().await.unwrap();
+
+    let out = t
+        .engine
+        .refresh(PeerSelector::All, Direction::Export)
+        .await
+        .unwrap();
+    assert_eq!(out.refreshed.len(), 2);
+    t.ebgp.wait_until("eBGP Updates Rcvd raised", |g| {
+        g.message_count(ip(US), "received", "update") > before_e
+    });
+    t.ibgp.wait_until("iBGP Updates Rcvd raised", |g| {
+        g.message_count(ip(US), "received", "update") > before_i
+    });
+    // Sessions still up, same establishment time on both sides.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(t.ebgp.established(ip(US)) && t.ibgp.established(ip(US)));
+    assert_eq!(t.ebgp.uptime_since(ip(US)), up_e);
+    assert_eq!(t.ibgp.uptime_since(ip(US)), up_i);
+    let ours_after = t.engine.snapshot().await.unwrap();
+    for peer in [EBGP, IBGP] {
+        let (b, a) = (
+            ours_before.peer(ip(peer)).unwrap(),
+            ours_after.peer(ip(peer)).unwrap(),
+        );
+        assert_eq!(a.state, SessionState::Established);
+        assert_eq!(a.established_since, b.established_since, "{peer}");
+        assert_eq!(a.updates_sent, b.updates_sent + 1, "{peer}");
+    }
+}
