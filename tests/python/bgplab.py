@@ -36,19 +36,24 @@ def which(name):
 class GoBgp:
     """One gobgpd process with the rtc family towards its neighbours."""
 
-    def __init__(self, workdir, name, address, asn, neighbors, bgp_port=None, api_port=None):
+    def __init__(self, workdir, name, address, asn, neighbors, bgp_port=None, api_port=None,
+                 router_id=None, passive=False):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name, self.address, self.asn = name, address, asn
         self.bgp_port = bgp_port or free_port(address)
-        self.api_port = api_port or free_port(address)
-        conf = [f'[global.config]\n  as = {asn}\n  router-id = "{address}"\n  port = {self.bgp_port}\n'
+        # The API always listens on IPv4 loopback (the gobgp CLI's -u).
+        self.api_host = address if ":" not in address else "127.0.0.1"
+        self.api_port = api_port or free_port(self.api_host)
+        conf = [f'[global.config]\n  as = {asn}\n  router-id = "{router_id or address}"\n'
+                f'  port = {self.bgp_port}\n'
                 f'  local-address-list = ["{address}"]\n']
         for n in neighbors:
             conf.append(
                 f'\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{n["address"]}"\n'
                 f'    peer-as = {n["peer_as"]}\n  [neighbors.transport.config]\n'
                 f'    local-address = "{address}"\n    remote-port = {n["remote_port"]}\n'
+                f'    passive-mode = {str(passive).lower()}\n'
                 f'  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n'
                 f'    keepalive-interval = 10\n    idle-hold-time-after-reset = 1\n'
                 f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n'
@@ -58,7 +63,7 @@ class GoBgp:
         # Several instances on one machine need --pprof-disable (shared pprof port).
         self.proc = subprocess.Popen(
             [which("gobgpd"), "-f", str(self.dir / "gobgpd.toml"), "-t", "toml", "--pprof-disable",
-             "--api-hosts", f"{address}:{self.api_port}"],
+             "--api-hosts", f"{self.api_host}:{self.api_port}"],
             stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while True:
@@ -75,7 +80,7 @@ class GoBgp:
         return (self.dir / "gobgpd.log").read_text()
 
     def cli(self, *args):
-        out = subprocess.run([which("gobgp"), "-u", self.address, "-p", str(self.api_port), *args],
+        out = subprocess.run([which("gobgp"), "-u", self.api_host, "-p", str(self.api_port), *args],
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             raise subprocess.CalledProcessError(out.returncode, args, out.stdout, out.stderr)
