@@ -172,3 +172,62 @@ def wait_for(pred, timeout=30.0, step=0.2):
         if v or time.time() > end:
             return v
         time.sleep(step)
+
+
+def lab_main():
+    """`scripts/lab`: the agent with one eBGP and one iBGP GoBGP on loopback,
+    for trying it by hand. Runs until Ctrl-C / SIGTERM."""
+    import signal
+    import sys
+
+    agent_bin = os.environ.get("NCAGENT_BIN", "target/release/ncagent")
+    password = os.environ.get("NCAGENT_ADMIN_PASSWORD")
+    if not password:
+        sys.exit("set NCAGENT_ADMIN_PASSWORD: the lab's users admin (level 3) and operator "
+                 "(level 2) log in with it")
+    netconf_port = int(os.environ.get("LAB_NETCONF_PORT", "2830"))
+    agent_bgp_port = int(os.environ.get("LAB_BGP_PORT", "1179"))
+    workdir = Path(os.environ.get("LAB_DIR", "lab")).resolve()
+    workdir.mkdir(exist_ok=True)
+    for sub in ("ebgp", "ibgp"):
+        shutil.rmtree(workdir / sub, ignore_errors=True)
+
+    ebgp, ibgp = start_gobgps(workdir, agent_bgp_port, 1790, 1791, api_ports=(50052, 50053))
+    pw_hash = subprocess.run([agent_bin, "hash-password"], input=password + "\n", text=True,
+                             capture_output=True, check=True).stdout.strip()
+    users = "".join(f'\n[[users]]\nname = "{n}"\npassword_hash = "{pw_hash}"\nlevel = {lvl}\n'
+                    for n, lvl in (("admin", 3), ("operator", 2)))
+    config = workdir / "ncagent.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{netconf_port}"\nhost_key = "{workdir}/host_key"\n'
+        f'[device]\nmodel = "CE8855"\n{users}\n{agent_bgp_toml(agent_bgp_port, 1790, 1791)}')
+    agent = subprocess.Popen([agent_bin, "--config", str(config)])
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    up = wait_for(lambda: stop["now"] or (ebgp.established(AGENT_BGP_ADDR)
+                                            and ibgp.established(AGENT_BGP_ADDR)), 60)
+    if up and not stop["now"]:
+        print(f"""
+lab up: NETCONF on 127.0.0.1:{netconf_port} (admin / operator, password from NCAGENT_ADMIN_PASSWORD)
+  eBGP GoBGP 127.0.0.2 AS {EBGP['asn']} (group {EBGP['group']}): gobgp -u 127.0.0.2 -p 50052 neighbor 127.0.0.1
+  iBGP GoBGP 127.0.0.3 AS {IBGP['asn']} (group {IBGP['group']}): gobgp -u 127.0.0.3 -p 50053 neighbor 127.0.0.1
+  ("Route Refresh" under Rcvd counts the inbound soft resets.)  Ctrl-C stops the lab.
+""", flush=True)
+    else:
+        print("lab: peers did not come up; see lab/*/gobgpd.log", file=sys.stderr)
+    while not stop["now"] and agent.poll() is None:
+        time.sleep(0.5)
+    if agent.poll() is None:
+        agent.terminate()
+        agent.wait(timeout=20)
+    ebgp.stop()
+    ibgp.stop()
+
+
+if __name__ == "__main__":
+    lab_main()
