@@ -4,7 +4,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::Command;
 
 use ncagent::netconf::error::{ErrorTag, ErrorType};
 use ncagent::schema::{
