@@ -4,7 +4,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use ncagent::netconf::error::{ErrorTag, ErrorType};
 use ncagent::schema::{
     DeviceProfile, MODULE_NAME, MODULE_NAMESPACE, Schema, SchemaError, ValidatedRpc,
