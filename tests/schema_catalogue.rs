@@ -24,6 +24,11 @@ struct Case {
     profiles: Vec<String>,
     spec: String,
     what: String,
+    /// "session" when the NETCONF session answers before the schema sees
+    /// the request (unknown operation, malformed XML): replayed only over
+    /// SSH by tests/catalogue_over_ssh.rs.
+    #[serde(default)]
+    answered_by: Option<String>,
 }
 
 fn cases_dir() -> PathBuf {
@@ -149,6 +154,9 @@ fn catalogue() {
             case.name
         );
         assert!(!case.profiles.is_empty(), "{}: no profile", case.name);
+        if case.answered_by.as_deref() == Some("session") {
+            continue;
+        }
         let request = std::fs::read(dir.join(format!("{}.request.xml", case.name)))
             .unwrap_or_else(|e| panic!("{}: request: {e}", case.name));
         let expected_path = dir.join(format!("{}.expected.xml", case.name));
