@@ -64,6 +64,21 @@ PLAYBOOK = f"""
         that:
           - bad is failed
           - "'BGP peer 127.0.0.99 is not configured' in bad.msg"
+
+    - name: refresh with an address that is not an IPv4 address
+      ansible.netcommon.netconf_rpc:
+        rpc: refresh-bgp-vpn-target
+        xmlns: {NS}
+        content: |
+          <ipv4-address>300.1.1.1</ipv4-address><direction>import</direction>
+      register: invalid
+      ignore_errors: true
+
+    - name: the schema's error reaches the playbook
+      ansible.builtin.assert:
+        that:
+          - invalid is failed
+          - "'invalid ipv4-address' in invalid.msg"
 """
 
 
@@ -100,7 +115,7 @@ def test_playbook_runs_rpc_and_reads_state(small_lab):
                           str(d / "playbook.yml")], capture_output=True, text=True, env=env,
                          timeout=300, cwd=d)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "failed=0" in out.stdout and "ignored=1" in out.stdout, out.stdout
+    assert "failed=0" in out.stdout and "ignored=2" in out.stdout, out.stdout
     # The playbook's soft reset reached the eBGP GoBGP only.
     assert ebgp.received("127.0.0.1", "refresh") == before[0] + 1
     assert ibgp.received("127.0.0.1", "refresh") == before[1]
