@@ -78,6 +78,8 @@ fn cases() -> Vec<Case> {
         xml("unknown-entity", "XML 1.0 §4.1 WFC", rpc("<get>&nbsp;</get>"), Error("malformed-message")),
         xml("two-roots", "XML 1.0 document", [rpc("<get/>"), rpc("<get/>")].concat(), Error("malformed-message")),
         xml("deep-nesting", "bounded depth", deep.into_bytes(), Error("malformed-message")),
+        xml("char-ref-to-nul-in-namespace", "XML 1.0 §4.1 Legal Character", rpc("<refresh-bgp-vpn-target xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><all/><direction xmlns=\"urn:x&#0;y\">import</direction></refresh-bgp-vpn-target>"), Error("malformed-message")),
+        xml("char-ref-to-nul-in-value", "XML 1.0 §4.1 Legal Character", rpc("<refresh-bgp-vpn-target xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><group>a&#0;b</group><direction>import</direction></refresh-bgp-vpn-target>"), Error("malformed-message")),
         xml("root-not-rpc", "RFC 6241 §4.1", format!("<foo xmlns=\"{BASE_NS}\"/>").into_bytes(), Error("malformed-message")),
         xml("rpc-wrong-namespace", "RFC 6241 App. A unknown-namespace", b"<rpc xmlns=\"urn:wrong\" message-id=\"1\"><get/></rpc>".to_vec(), Error("unknown-namespace")),
         xml("missing-message-id", "RFC 6241 §4.1", format!("<rpc xmlns=\"{BASE_NS}\"><get/></rpc>").into_bytes(), Error("missing-attribute")),

@@ -361,6 +361,9 @@ impl Schema {
     pub fn validate_state_xml(&self, xml: &str) -> Result<(), String> {
         match scan::scan(xml.as_bytes(), 0) {
             Err(scan::ScanError::Nul(at)) => return Err(format!("NUL byte at offset {at}")),
+            Err(scan::ScanError::IllegalCharRef(at)) => {
+                return Err(format!("illegal character reference at offset {at}"));
+            }
             Err(scan::ScanError::TooDeep(d)) => {
                 return Err(format!(
                     "XML nesting deeper than {} levels (at least {d})",

@@ -25,6 +25,45 @@ pub(crate) enum ScanError {
     Nul(usize),
     /// Element nesting deeper than [`MAX_DEPTH`].
     TooDeep(usize),
+    /// A character reference (`&#0;`, `&#x1;` …) to a character XML does
+    /// not allow (XML 1.0 §4.1 WFC "Legal Character"); once decoded, a NUL
+    /// would reach the bindings' `CString::new(..).unwrap()`.
+    IllegalCharRef(usize),
+}
+
+/// XML 1.0 §2.2 `Char`.
+fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// The offset of the first character reference to an illegal character.
+fn illegal_char_ref(input: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(off) = input[from..].windows(2).position(|w| w == b"&#") {
+        let at = from + off;
+        let body = &input[at + 2..];
+        let (digits, radix) = match body.first() {
+            Some(b'x') => (&body[1..], 16),
+            _ => (body, 10),
+        };
+        let end = digits
+            .iter()
+            .position(|b| *b == b';')
+            .unwrap_or(digits.len());
+        let text = std::str::from_utf8(&digits[..end]).unwrap_or("");
+        // Malformed references are left to the parser; only a well-formed
+        // one naming an illegal character is refused here.
+        if end < digits.len() && !text.is_empty() {
+            let legal = u32::from_str_radix(text, radix)
+                .map(is_xml_char)
+                .unwrap_or(false);
+            if !legal {
+                return Some(at);
+            }
+        }
+        from = at + 2;
+    }
+    None
 }
 
 /// One start tag seen at a recorded depth (1 = the document element).
@@ -40,6 +79,9 @@ pub(crate) struct Element {
 pub(crate) fn scan(input: &[u8], record_depth: usize) -> Result<Vec<Element>, ScanError> {
     if let Some(pos) = input.iter().position(|&b| b == 0) {
         return Err(ScanError::Nul(pos));
+    }
+    if let Some(pos) = illegal_char_ref(input) {
+        return Err(ScanError::IllegalCharRef(pos));
     }
     let mut out = Vec::new();
     // One frame per open element: its namespace declarations (prefix, uri);
@@ -267,6 +309,13 @@ mod tests {
     #[test]
     fn rejects_nul_and_depth_without_recursion() {
         assert_eq!(scan(b"<a>\0</a>", 3), Err(ScanError::Nul(3)));
+        assert_eq!(
+            scan(b"<a x=\"u&#0;v\"/>", 3),
+            Err(ScanError::IllegalCharRef(7))
+        );
+        assert_eq!(scan(b"<a>&#x0;</a>", 3), Err(ScanError::IllegalCharRef(3)));
+        assert_eq!(scan(b"<a>&#1;</a>", 3), Err(ScanError::IllegalCharRef(3)));
+        assert!(scan(b"<a>&#65;&#x263A;&#10;</a>", 3).is_ok());
         let deep = "<a>".repeat(100_000);
         assert_eq!(
             scan(deep.as_bytes(), 3),

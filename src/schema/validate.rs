@@ -25,6 +25,9 @@ pub(super) fn validate_rpc(schema: &Schema, rpc_xml: &[u8]) -> Result<ValidatedR
         ScanError::Nul(at) => {
             RpcError::malformed(format!("NUL byte at offset {at}: not allowed in XML"))
         }
+        ScanError::IllegalCharRef(at) => RpcError::malformed(format!(
+            "character reference at offset {at} names a character XML does not allow"
+        )),
         // The document is well-formed but beyond what we parse: RFC 6241
         // Appendix A too-big ("too large for the implementation to handle").
         ScanError::TooDeep(_) => RpcError::new(ErrorType::Rpc, ErrorTag::TooBig).with_message(

@@ -1,0 +1,152 @@
+//! A bounded, deterministic run of the fuzz target bodies (fuzz/bodies.rs)
+//! in the ordinary test suite: seeds from the protocols plus seeded random
+//! mutations. The coverage-guided runs are `scripts/fuzz` (cargo fuzz).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../fuzz/bodies.rs"]
+mod bodies;
+
+/// xorshift64*: reproducible without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const INTERESTING: &[&[u8]] = &[
+    b"]]>]]>",
+    b"\n##\n",
+    b"\n#",
+    b"\n#0\n",
+    b"\n#4294967296\n",
+    b"<",
+    b">",
+    b"&",
+    b"&#0;",
+    b"\0",
+    b"<!DOCTYPE",
+    b"xmlns=\"\"",
+    b"<rpc",
+    b"</rpc>",
+    b"\xff\xff\xff\xff",
+];
+
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    for _ in 0..=rng.below(4) {
+        match rng.below(5) {
+            0 if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v[i] = rng.next() as u8;
+            }
+            1 => {
+                let i = rng.below(v.len() + 1);
+                let ins = INTERESTING[rng.below(INTERESTING.len())];
+                v.splice(i..i, ins.iter().copied());
+            }
+            2 if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v.truncate(i);
+            }
+            3 if !v.is_empty() => {
+                let a = rng.below(v.len());
+                let b = (a + rng.below(64)).min(v.len());
+                let piece = v[a..b].to_vec();
+                let i = rng.below(v.len() + 1);
+                v.splice(i..i, piece);
+            }
+            _ => {
+                let i = rng.below(v.len() + 1);
+                v.insert(i, rng.next() as u8);
+            }
+        }
+    }
+    v
+}
+
+fn run(seeds: &[Vec<u8>], iterations: usize, body: fn(&[u8]), salt: u64) {
+    for s in seeds {
+        body(s);
+    }
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ salt);
+    for _ in 0..iterations {
+        let seed = &seeds[rng.below(seeds.len())];
+        body(&mutate(&mut rng, seed));
+    }
+}
+
+const RPC: &str = "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"1\"><refresh-bgp-vpn-target xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><group>SPINE</group><direction>import</direction></refresh-bgp-vpn-target></rpc>";
+
+fn xml_seeds() -> Vec<Vec<u8>> {
+    vec![
+        RPC.as_bytes().to_vec(),
+        b"<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"7\"><get><filter type=\"subtree\"><a xmlns=\"urn:x\"><b>1</b></a></filter></get></rpc>".to_vec(),
+        b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>".to_vec(),
+        b"<nc:rpc xmlns:nc=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"a&amp;b\"><nc:lock><nc:target><nc:running/></nc:target></nc:lock></nc:rpc>".to_vec(),
+    ]
+}
+
+#[test]
+fn framing_decoder() {
+    let mut seeds = Vec::new();
+    for sel in [0u8, 1, 2, 5, 200] {
+        let mut chunked = vec![sel];
+        chunked.extend_from_slice(format!("\n#{}\n{RPC}\n##\n", RPC.len()).as_bytes());
+        seeds.push(chunked);
+        let mut eom = vec![sel];
+        eom.extend_from_slice(format!("{RPC}]]>]]>{RPC}]]>]]>").as_bytes());
+        seeds.push(eom);
+    }
+    run(&seeds, 20_000, bodies::framing, 1);
+}
+
+#[test]
+fn rpc_parser() {
+    run(&xml_seeds(), 20_000, bodies::rpc, 2);
+}
+
+#[test]
+fn bgp_decoder() {
+    use ncagent::bgp::codec;
+    let mut seeds = vec![codec::encode_keepalive().to_vec()];
+    for sub in [
+        rustbgpd_wire::RouteRefreshSubtype::Normal,
+        rustbgpd_wire::RouteRefreshSubtype::BoRR,
+        rustbgpd_wire::RouteRefreshSubtype::EoRR,
+    ] {
+        seeds.push(codec::encode_route_refresh(sub).unwrap().to_vec());
+    }
+    // An UPDATE announcing an RTC route: MP_REACH_NLRI for AFI 1 / SAFI 132
+    // (RFC 4760 §3, RFC 4684 §4), byte for byte.
+    let mut update = vec![0xff; 16];
+    let attrs: Vec<u8> = [
+        &[0x40, 1, 1, 0][..],                      // ORIGIN IGP
+        &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9][..], // AS_PATH 65001
+        &[
+            0x80, 14, 22, 0, 1, 132, 4, 127, 0, 0, 2, 0, 96, 0, 0, 0xfd, 0xe9, 0, 2, 0xfd, 0xe9, 0,
+            0, 0, 1,
+        ][..],
+    ]
+    .concat();
+    let len = 19 + 2 + 2 + attrs.len();
+    update.extend_from_slice(&(len as u16).to_be_bytes());
+    update.push(2);
+    update.extend_from_slice(&[0, 0]);
+    update.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    update.extend_from_slice(&attrs);
+    seeds.push(update);
+    run(&seeds, 20_000, bodies::bgp, 3);
+}
+
+#[test]
+fn schema_validation() {
+    run(&xml_seeds(), 3_000, bodies::schema, 4);
+}
