@@ -4,10 +4,11 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+import bgplab
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NCAGENT_BIN", str(ROOT / "target" / "debug" / "ncagent"))
@@ -100,11 +101,35 @@ def connect(port, user="admin", timeout=30):
                            device_params={"name": "default"}, timeout=timeout)
 
 
-def wait_for(pred, timeout=20.0, step=0.2):
-    """Polls pred() until true or timeout; returns its last value."""
-    end = time.time() + timeout
-    while True:
-        v = pred()
-        if v or time.time() > end:
-            return v
-        time.sleep(step)
+class SmallLab:
+    """The agent peered with one eBGP (127.0.0.2) and one iBGP (127.0.0.3)
+    GoBGP, both Established."""
+
+    def __init__(self, workdir):
+        workdir = Path(workdir)
+        ap = bgplab.free_port()
+        ep, ip = bgplab.free_port("127.0.0.2"), bgplab.free_port("127.0.0.3")
+        self.ebgp, self.ibgp = bgplab.start_gobgps(workdir, ap, ep, ip)
+        self.agent = None
+        try:
+            (workdir / "agent").mkdir()
+            self.agent = Agent(workdir / "agent", bgplab.agent_bgp_toml(ap, ep, ip))
+            up = bgplab.wait_for(lambda: self.ebgp.established(bgplab.AGENT_BGP_ADDR)
+                                 and self.ibgp.established(bgplab.AGENT_BGP_ADDR), 40)
+            assert up, self.agent.logs()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.agent:
+            self.agent.stop()
+        self.ebgp.stop()
+        self.ibgp.stop()
+
+
+@pytest.fixture
+def small_lab(tmp_path):
+    lab = SmallLab(tmp_path)
+    yield lab
+    lab.stop()

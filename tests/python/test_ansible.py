@@ -7,10 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-import bgplab
-from conftest import USERS, Agent
+from conftest import USERS
 
 VENV_BIN = Path(sys.executable).parent
 NS = "urn:ncagent:yang:ncagent-bgp-vpn-target"
@@ -82,24 +79,8 @@ PLAYBOOK = f"""
 """
 
 
-@pytest.fixture(scope="module")
-def small_lab(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ansible-lab")
-    ap = bgplab.free_port()
-    ep, ip = bgplab.free_port("127.0.0.2"), bgplab.free_port("127.0.0.3")
-    ebgp, ibgp = bgplab.start_gobgps(d, ap, ep, ip)
-    (d / "agent").mkdir()
-    agent = Agent(d / "agent", bgplab.agent_bgp_toml(ap, ep, ip))
-    assert bgplab.wait_for(lambda: ebgp.established("127.0.0.1") and ibgp.established("127.0.0.1"), 40), \
-        agent.logs()
-    yield d, agent, ebgp, ibgp
-    agent.stop()
-    ebgp.stop()
-    ibgp.stop()
-
-
-def test_playbook_runs_rpc_and_reads_state(small_lab):
-    d, agent, ebgp, ibgp = small_lab
+def test_playbook_runs_rpc_and_reads_state(small_lab, tmp_path):
+    d, agent, ebgp, ibgp = tmp_path, small_lab.agent, small_lab.ebgp, small_lab.ibgp
     (d / "inventory.ini").write_text(
         f"[switch]\nce1 ansible_host=127.0.0.1 ansible_port={agent.port}\n\n[switch:vars]\n"
         f"ansible_connection=ansible.netcommon.netconf\nansible_network_os=default\n"

@@ -10,7 +10,7 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 
 import bgplab
-from conftest import Agent, connect
+from conftest import connect
 
 NS = "urn:ncagent:yang:ncagent-bgp-vpn-target"
 
@@ -21,48 +21,39 @@ def refresh(m, selector, direction):
         f'</refresh-bgp-vpn-target>'))
 
 
-def test_peer_dies_around_refresh(tmp_path):
-    ap = bgplab.free_port()
-    ep, ip = bgplab.free_port("127.0.0.2"), bgplab.free_port("127.0.0.3")
-    ebgp, ibgp = bgplab.start_gobgps(tmp_path, ap, ep, ip)
-    try:
-        (tmp_path / "agent").mkdir()
-        agent = Agent(tmp_path / "agent", bgplab.agent_bgp_toml(ap, ep, ip))
-        assert bgplab.wait_for(lambda: ebgp.established("127.0.0.1") and ibgp.established("127.0.0.1"), 40)
-        m = connect(agent.port, "operator")
-        ibgp_up = ibgp.neighbor("127.0.0.1")["timers"]["state"]["uptime"]
-        before = ibgp.received("127.0.0.1", "refresh")
+def test_peer_dies_around_refresh(small_lab):
+    agent, ebgp, ibgp = small_lab.agent, small_lab.ebgp, small_lab.ibgp
+    m = connect(agent.port, "operator")
+    ibgp_up = ibgp.neighbor("127.0.0.1")["timers"]["state"]["uptime"]
+    before = ibgp.received("127.0.0.1", "refresh")
 
-        # The eBGP speaker is killed outright (no NOTIFICATION) as the soft reset goes out.
-        ebgp.proc.send_signal(signal.SIGKILL)
-        for _ in range(5):
-            assert refresh(m, "<all/>", "export").ok      # lenient: never fails for a dead peer
-            assert refresh(m, "<all/>", "import").ok
-        # A single-peer request for the dead peer fails precisely once it is down.
-        def down_error():
-            try:
-                refresh(m, "<ipv4-address>127.0.0.2</ipv4-address>", "import")
-                return None
-            except RPCError as e:
-                return e
-        err = bgplab.wait_for(down_error, 30)
-        assert err is not None and err.app_tag == "peer-not-established", err
+    # The eBGP speaker is killed outright (no NOTIFICATION) as the soft reset goes out.
+    ebgp.proc.send_signal(signal.SIGKILL)
+    for _ in range(5):
+        assert refresh(m, "<all/>", "export").ok      # lenient: never fails for a dead peer
+        assert refresh(m, "<all/>", "import").ok
 
-        # The surviving iBGP session was refreshed each time and never reset.
-        assert ibgp.received("127.0.0.1", "refresh") >= before + 5
-        assert ibgp.established("127.0.0.1")
-        assert ibgp.neighbor("127.0.0.1")["timers"]["state"]["uptime"] == ibgp_up
-        # Now known to be down: a multi-peer soft reset skips it, and says so.
-        assert refresh(m, "<external/>", "import").ok
-        data = m.get(filter=("subtree", f'<bgp-vpn-target-state xmlns="{NS}"/>')).data_ele
-        peer = [p for p in data.iter(f"{{{NS}}}peer") if p.findtext(f"{{{NS}}}address") == "127.0.0.2"][0]
-        assert peer.findtext(f".//{{{NS}}}result") == "skipped-not-established"
-        assert peer.findtext(f"{{{NS}}}session-state") != "established"
-        m.close_session()
-        agent.stop()
-    finally:
-        ebgp.stop()
-        ibgp.stop()
+    # A single-peer request for the dead peer fails precisely once it is down.
+    def down_error():
+        try:
+            refresh(m, "<ipv4-address>127.0.0.2</ipv4-address>", "import")
+            return None
+        except RPCError as e:
+            return e
+    err = bgplab.wait_for(down_error, 30)
+    assert err is not None and err.app_tag == "peer-not-established", err
+
+    # The surviving iBGP session was refreshed each time and never reset.
+    assert ibgp.received("127.0.0.1", "refresh") >= before + 5
+    assert ibgp.established("127.0.0.1")
+    assert ibgp.neighbor("127.0.0.1")["timers"]["state"]["uptime"] == ibgp_up
+    # Now known to be down: a multi-peer soft reset skips it, and says so.
+    assert refresh(m, "<external/>", "import").ok
+    data = m.get(filter=("subtree", f'<bgp-vpn-target-state xmlns="{NS}"/>')).data_ele
+    peer = [p for p in data.iter(f"{{{NS}}}peer") if p.findtext(f"{{{NS}}}address") == "127.0.0.2"][0]
+    assert peer.findtext(f".//{{{NS}}}result") == "skipped-not-established"
+    assert peer.findtext(f"{{{NS}}}session-state") != "established"
+    m.close_session()
 
 
 def test_client_disconnects_mid_rpc(start_agent):
