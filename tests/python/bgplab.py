@@ -26,6 +26,18 @@ def free_port(ip="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def terminate(proc, timeout=10):
+    """SIGTERM, then SIGKILL if the process has not exited within timeout."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def which(name):
     path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
     if not path:
@@ -110,13 +122,7 @@ class GoBgp:
         return self.cli("global", "rib", "-a", "rtc")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.logfile.close()
 
 

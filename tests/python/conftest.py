@@ -58,15 +58,9 @@ class Agent:
         return (self.dir / "agent.log").read_text()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = bgplab.terminate(self.proc)
         self.log.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture
