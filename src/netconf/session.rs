@@ -34,14 +34,6 @@ pub enum EndReason {
     Io(String),
 }
 
-/// The capabilities of the server `<hello>`: the base protocol versions, then
-/// what the application generates from its schema.
-pub fn server_capabilities(state: &ServerState) -> Vec<String> {
-    let mut caps = vec![CAP_BASE_1_0.to_owned(), CAP_BASE_1_1.to_owned()];
-    caps.extend(state.app.capabilities());
-    caps
-}
-
 /// Runs a session to its end. `guard` holds the session's id and is dropped
 /// (releasing the session's locks) when this returns.
 pub async fn run_session<S>(
@@ -87,7 +79,7 @@ where
     let mut framed = Framed::new(stream, NetconfCodec::new(state.limits.framing));
 
     // RFC 6241 §8.1: both sides send <hello> at once; ours goes first.
-    let hello = message::server_hello(&server_capabilities(state), guard.id);
+    let hello = message::server_hello(&state.capabilities, guard.id);
     if let Err(e) = framed.send(hello.as_bytes()).await {
         return EndReason::Io(e.to_string());
     }

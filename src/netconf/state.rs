@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Application;
 use super::framing::FramingLimits;
+use super::{Application, CAP_BASE_1_0, CAP_BASE_1_1};
 use crate::auth::Level;
 
 #[derive(Debug, Clone)]
@@ -71,6 +71,10 @@ pub struct SessionLimits {
 
 pub struct ServerState {
     pub app: Arc<dyn Application>,
+    /// The capabilities of the server `<hello>` (RFC 6241 §8.1): the base
+    /// protocol versions, then what the application generates from its
+    /// schema. Fixed at start-up.
+    pub capabilities: Vec<String>,
     pub limits: SessionLimits,
     pub start_time: SystemTime,
     pub stats: Statistics,
@@ -115,8 +119,11 @@ impl ServerState {
         limits: SessionLimits,
         shutdown: CancellationToken,
     ) -> Arc<ServerState> {
+        let mut capabilities = vec![CAP_BASE_1_0.to_owned(), CAP_BASE_1_1.to_owned()];
+        capabilities.extend(app.capabilities());
         Arc::new(ServerState {
             app,
+            capabilities,
             limits,
             start_time: SystemTime::now(),
             stats: Statistics::default(),

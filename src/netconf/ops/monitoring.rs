@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use super::super::MONITORING_NS;
 use super::super::error::Escaped;
-use super::super::session::server_capabilities;
 use super::super::state::ServerState;
 
 pub(super) fn rfc3339(t: SystemTime) -> String {
@@ -15,8 +14,8 @@ pub(super) fn rfc3339(t: SystemTime) -> String {
 
 pub(super) fn netconf_state(state: &ServerState) -> String {
     let mut s = format!("<netconf-state xmlns=\"{MONITORING_NS}\"><capabilities>");
-    for cap in server_capabilities(state) {
-        let _ = write!(s, "<capability>{}</capability>", Escaped(&cap));
+    for cap in &state.capabilities {
+        let _ = write!(s, "<capability>{}</capability>", Escaped(cap));
     }
     s.push_str("</capabilities><datastores><datastore><name>running</name>");
     if let Some(holder) = state.running_lock_holder() {
