@@ -376,23 +376,23 @@ fn main() {
     let (a_med, a_p95) = percentiles(&anchor);
     let (rp_med, _) = percentiles(&reply);
     println!(
-        "latency samples: {} refreshes; import RPC reply median {:.3} ms",
+        "latency samples: {} refreshes; import RPC reply median {:.0} µs",
         refresh.len(),
-        ms(rp_med)
+        us(rp_med)
     );
     header("BGP soft reset (lower is better for latency, higher for throughput)");
     row(
         "refresh-to-wire latency, median",
-        ms(r_med),
-        ms(a_med),
-        "ms",
+        us(r_med),
+        us(a_med),
+        "µs",
         "anchor: get-config round trip, same session",
     );
     row(
         "refresh-to-wire latency, p95",
-        ms(r_p95),
-        ms(a_p95),
-        "ms",
+        us(r_p95),
+        us(a_p95),
+        "µs",
         "anchor: get-config round trip, same session",
     );
     for ((n, times, replies), raw) in export.iter().zip(&raw_times) {

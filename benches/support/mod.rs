@@ -175,6 +175,10 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+pub fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
 /// One row of the result table: `| figure | ncagent | anchor | ratio |`.
 /// `scripts/bench` collects the lines that start with "| ".
 pub fn row(figure: &str, agent: f64, anchor: f64, unit: &str, note: &str) {
