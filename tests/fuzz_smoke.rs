@@ -72,15 +72,25 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     v
 }
 
-fn run(seeds: &[Vec<u8>], iterations: usize, body: fn(&[u8]), salt: u64) {
+/// Runs the body on every seed and on `iterations` mutations; returns how
+/// many inputs differed from their seed (the mutator must really mutate).
+fn run(seeds: &[Vec<u8>], iterations: usize, body: fn(&[u8]), salt: u64) -> usize {
     for s in seeds {
         body(s);
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ salt);
+    let mut changed = 0;
     for _ in 0..iterations {
         let seed = &seeds[rng.below(seeds.len())];
-        body(&mutate(&mut rng, seed));
+        let input = mutate(&mut rng, seed);
+        changed += usize::from(&input != seed);
+        body(&input);
     }
+    assert!(
+        changed * 10 >= iterations * 9,
+        "only {changed} of {iterations} inputs mutated"
+    );
+    changed
 }
 
 const RPC: &str = "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"1\"><refresh-bgp-vpn-target xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><group>SPINE</group><direction>import</direction></refresh-bgp-vpn-target></rpc>";
@@ -105,12 +115,26 @@ fn framing_decoder() {
         eom.extend_from_slice(format!("{RPC}]]>]]>{RPC}]]>]]>").as_bytes());
         seeds.push(eom);
     }
-    run(&seeds, 20_000, bodies::framing, 1);
+    // The seeds are real messages: the decoder must find them.
+    let mut codec = ncagent::netconf::framing::NetconfCodec::new(Default::default());
+    codec.set_framing(ncagent::netconf::framing::Framing::Chunked);
+    let mut buf = bytes::BytesMut::from(&seeds[0][1..]);
+    let msg = tokio_util::codec::Decoder::decode(&mut codec, &mut buf)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&msg[..], RPC.as_bytes());
+    assert!(run(&seeds, 20_000, bodies::framing, 1) > 0);
 }
 
 #[test]
 fn rpc_parser() {
-    run(&xml_seeds(), 20_000, bodies::rpc, 2);
+    for seed in xml_seeds()
+        .iter()
+        .filter(|s| s.starts_with(b"<rpc") || s.starts_with(b"<nc:rpc"))
+    {
+        assert!(ncagent::netconf::message::parse_rpc(seed).is_ok());
+    }
+    assert!(run(&xml_seeds(), 20_000, bodies::rpc, 2) > 0);
 }
 
 #[test]
@@ -143,10 +167,22 @@ fn bgp_decoder() {
     update.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
     update.extend_from_slice(&attrs);
     seeds.push(update);
-    run(&seeds, 20_000, bodies::bgp, 3);
+    // Every seed is a valid message for the decoder.
+    for seed in &seeds {
+        let len = codec::frame_length(seed).unwrap().unwrap();
+        assert_eq!(len, seed.len());
+        assert!(codec::decode(bytes::Bytes::copy_from_slice(seed)).is_ok());
+    }
+    assert!(run(&seeds, 20_000, bodies::bgp, 3) > 0);
 }
 
 #[test]
 fn schema_validation() {
-    run(&xml_seeds(), 3_000, bodies::schema, 4);
+    let p = ncagent::schema::DeviceProfile::lookup("CE8855", None).unwrap();
+    let schema = ncagent::schema::Schema::load(p).unwrap();
+    assert!(
+        schema.validate_rpc(RPC.as_bytes()).is_ok(),
+        "the seed RPC is valid"
+    );
+    assert!(run(&xml_seeds(), 3_000, bodies::schema, 4) > 0);
 }
