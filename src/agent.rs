@@ -61,10 +61,6 @@ impl Running {
         // The engine sends CEASE to every peer before its task ends.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.bgp_task).await;
     }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
 }
 
 /// The users of the configuration, or the first admin from the environment.

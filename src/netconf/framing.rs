@@ -95,10 +95,6 @@ impl NetconfCodec {
         }
     }
 
-    pub fn framing(&self) -> Framing {
-        self.framing
-    }
-
     /// Switches framing after the hello exchange (RFC 6242 §4.1: chunked only
     /// when both peers advertised base:1.1).
     pub fn set_framing(&mut self, framing: Framing) {

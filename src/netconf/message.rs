@@ -73,14 +73,6 @@ pub struct Element {
 }
 
 impl Element {
-    pub fn new(ns: Option<&str>, name: &str) -> Self {
-        Element {
-            ns: ns.map(str::to_owned),
-            name: name.to_owned(),
-            ..Default::default()
-        }
-    }
-
     pub fn is(&self, ns: &str, name: &str) -> bool {
         self.name == name && self.ns.as_deref() == Some(ns)
     }
