@@ -177,6 +177,27 @@ fn serve(stream: TcpStream, bgp: bool, id: [u8; 4], shared: &(Mutex<SinkState>, 
     }
 }
 
+/// When the last of these sinks saw an EoRR after its mark.
+fn last_eorr(sinks: &[Sink], marks: &[usize]) -> Instant {
+    sinks
+        .iter()
+        .zip(marks)
+        .map(|(s, m)| s.wait_for(*m, |e| e.ty == 5 && e.sub == RR_EORR).at)
+        .max()
+        .unwrap()
+}
+
+/// BGP messages in a captured byte stream.
+fn count_frames(bytes: &[u8]) -> usize {
+    let mut m = 0;
+    let mut off = 0;
+    while let Some(len) = codec::frame_length(&bytes[off..]).unwrap() {
+        m += 1;
+        off += len;
+    }
+    m
+}
+
 /// RTC routes announced in a captured byte stream (checks the capture).
 fn count_routes(bytes: &[u8]) -> usize {
     let ctx = codec::UpdateContext {
@@ -296,12 +317,7 @@ fn main() {
             let r = c.rpc(&rpc);
             replies.push(t0.elapsed());
             assert!(r.contains("<ok/>"), "export refresh: {r}");
-            let last = sinks[..n]
-                .iter()
-                .zip(&marks)
-                .map(|(s, m)| s.wait_for(*m, |e| e.ty == 5 && e.sub == RR_EORR).at)
-                .max()
-                .unwrap();
+            let last = last_eorr(&sinks[..n], &marks);
             times.push(last - t0);
             if capturing {
                 capture = sinks[0].take_capture();
@@ -319,15 +335,7 @@ fn main() {
     println!(
         "captured export: {} bytes, {} messages (BoRR, UPDATEs, EoRR), {routes} RTC routes",
         capture.len(),
-        {
-            let mut m = 0;
-            let mut off = 0;
-            while let Some(len) = codec::frame_length(&capture[off..]).unwrap() {
-                m += 1;
-                off += len;
-            }
-            m
-        }
+        count_frames(&capture)
     );
 
     // --- the raw anchor: the same bytes, written by pre-started threads
@@ -360,12 +368,7 @@ fn main() {
             for w in &writers[..n] {
                 w.send(()).unwrap();
             }
-            let last = raw[..n]
-                .iter()
-                .zip(&marks)
-                .map(|(s, m)| s.wait_for(*m, |e| e.ty == 5 && e.sub == RR_EORR).at)
-                .max()
-                .unwrap();
+            let last = last_eorr(&raw[..n], &marks);
             times.push(last - t0);
         }
         raw_times.push(times);

@@ -13,26 +13,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::*;
 use ncagent::netconf::message::{Element, parse_document};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Index {
-    case: Vec<Case>,
-}
+#[path = "common/catalogue.rs"]
+mod catalogue;
 
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    profiles: Vec<String>,
-}
-
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
+use catalogue::cases_dir;
 
 const GROUP_47: &str = "Leaf group of pod 7 with spaces in the name 047";
 
@@ -120,8 +107,7 @@ fn canonical(e: &Element) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalogue_replayed_over_ssh() {
-    let index: Index =
-        toml::from_str(&std::fs::read_to_string(cases_dir().join("cases.toml")).unwrap()).unwrap();
+    let index = catalogue::load();
     let mut ran = 0;
     for profile in ["CE8855", "CE6885-LL/low-latency"] {
         let agent = TestAgent::start(&bgp_section(profile)).await;

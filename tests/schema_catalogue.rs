@@ -7,33 +7,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use ncagent::netconf::error::{BASE_NS, RpcError};
 use ncagent::schema::{DeviceProfile, Schema, ValidatedRpc};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Index {
-    case: Vec<Case>,
-}
+#[path = "common/catalogue.rs"]
+mod catalogue;
 
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    profiles: Vec<String>,
-    spec: String,
-    what: String,
-    /// "session" when the NETCONF session answers before the schema sees
-    /// the request (unknown operation, malformed XML): replayed only over
-    /// SSH by tests/catalogue_over_ssh.rs.
-    #[serde(default)]
-    answered_by: Option<String>,
-}
-
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
+use catalogue::cases_dir;
 
 /// "MODEL" or "MODEL/forwarding-mode".
 fn profile(spec: &str) -> DeviceProfile {
@@ -125,8 +106,7 @@ fn pretty(xml: &str) -> String {
 #[test]
 fn catalogue() {
     let dir = cases_dir();
-    let text = std::fs::read_to_string(dir.join("cases.toml")).expect("cases.toml");
-    let index: Index = toml::from_str(&text).expect("cases.toml parses");
+    let index = catalogue::load();
     let regenerate = std::env::var("REGENERATE_CASES").is_ok_and(|v| v == "1");
 
     assert!(index.case.len() >= 25, "only {} cases", index.case.len());
