@@ -14,7 +14,9 @@ use ncagent::config::Config;
 )]
 struct Cli {
     /// The TOML configuration file (without one, the embedded default).
-    #[arg(long, short)]
+    /// Global, so that it may follow the subcommand too
+    /// (`ncagent check-config --config FILE`, as the documentation writes it).
+    #[arg(long, short, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
