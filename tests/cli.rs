@@ -55,3 +55,97 @@ fn config_option_before_or_after_the_subcommand() {
         );
     }
 }
+
+/// Starts the agent on an ephemeral port with `args`, waits until it
+/// listens, stops it with SIGTERM and returns what it wrote on standard
+/// error (a pipe here, as under a service manager or `> log`).
+fn log_of_a_short_run(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    // No users: the agent logs where the generated admin password went.
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nhost_key = \"{}/host_key\"\n",
+            dir.path().display()
+        ),
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config", config.as_str()])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .env_remove("NCAGENT_ADMIN_PASSWORD")
+        .env_remove("NCAGENT_LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn ncagent");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = child.stderr.take().unwrap();
+    // Drain standard error while the agent runs, so it never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        all
+    });
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "stdout: {line:?}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status after SIGTERM: {exit}");
+    reader.join().unwrap()
+}
+
+/// Issue #9 item 5: log lines written to a pipe or file carry no ANSI colour
+/// escapes (colour only on a terminal).
+#[test]
+fn text_logs_to_a_pipe_have_no_colour() {
+    let log = log_of_a_short_run(&[], &[]);
+    let text = String::from_utf8(log).unwrap();
+    assert!(text.contains("NETCONF over SSH listening"), "{text}");
+    assert!(text.contains("SIGTERM"), "{text}");
+    assert!(!text.contains('\u{1b}'), "ESC in the log: {text:?}");
+}
+
+/// Issue #9 item 5: `--log-format json` (or NCAGENT_LOG_FORMAT=json) writes
+/// one JSON object per line, for log collectors.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    for (args, env) in [
+        (&["--log-format", "json"][..], &[][..]),
+        (&[][..], &[("NCAGENT_LOG_FORMAT", "json")][..]),
+    ] {
+        let log = log_of_a_short_run(args, env);
+        let text = String::from_utf8(log).unwrap();
+        assert!(!text.contains('\u{1b}'), "ESC in the log: {text:?}");
+        let mut messages = Vec::new();
+        for line in text.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+            assert!(v.get("level").is_some(), "{line}");
+            let msg = v["fields"]["message"].as_str().unwrap_or_default();
+            messages.push(msg.to_owned());
+        }
+        assert!(
+            messages.iter().any(|m| m == "NETCONF over SSH listening"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("SIGTERM")),
+            "{messages:?}"
+        );
+    }
+    // An unknown format is refused at once.
+    let out = run(&["--log-format", "xml", "check-config"]);
+    assert!(!out.status.success());
+}
