@@ -11,7 +11,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use russh::keys::PublicKey;
 
 use crate::config::{ConfigError, UserConfig};
-use crate::netconf::error::{ErrorTag, ErrorType, RpcError};
 
 /// The switch's command levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -220,8 +219,22 @@ pub fn required_level(op: &str) -> Level {
     }
 }
 
-/// SPEC §7: a denial answers `access-denied` (RFC 6241 App. A, type protocol).
-pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), RpcError> {
+/// An operation refused to a user whose level is too low (SPEC §7). The
+/// NETCONF layer maps it once to `access-denied` (RFC 6241 Appendix A).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "user \"{user}\" has level {} ({}); \"{op}\" needs level {} ({})",
+    *.have as u8, .have.as_str(), *.need as u8, .need.as_str()
+)]
+pub struct Denied {
+    pub user: String,
+    pub op: String,
+    pub have: Level,
+    pub need: Level,
+}
+
+/// Decides whether `user` at `level` may run `op`; a denial is logged.
+pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), Denied> {
     let need = required_level(op);
     if level >= need {
         return Ok(());
@@ -233,15 +246,12 @@ pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), RpcError> {
         need = need as u8,
         "access denied"
     );
-    Err(
-        RpcError::new(ErrorType::Protocol, ErrorTag::AccessDenied).with_message(format!(
-            "user \"{user}\" has level {} ({}); \"{op}\" needs level {} ({})",
-            level as u8,
-            level.as_str(),
-            need as u8,
-            need.as_str()
-        )),
-    )
+    Err(Denied {
+        user: user.to_owned(),
+        op: op.to_owned(),
+        have: level,
+        need,
+    })
 }
 
 #[cfg(test)]
@@ -264,7 +274,11 @@ mod tests {
     fn levels() {
         assert!(authorize("u", Level::Monitoring, "get").is_ok());
         let e = authorize("u", Level::Monitoring, "refresh-bgp-vpn-target").unwrap_err();
-        assert_eq!(e.tag, ErrorTag::AccessDenied);
+        assert_eq!((e.have, e.need), (Level::Monitoring, Level::Configuration));
+        assert_eq!(
+            e.to_string(),
+            "user \"u\" has level 1 (monitoring); \"refresh-bgp-vpn-target\" needs level 2 (configuration)"
+        );
         assert!(authorize("u", Level::Configuration, "refresh-bgp-vpn-target").is_ok());
     }
 

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::error::{ErrorTag, ErrorType, RpcError};
+use super::error::{AnyLayer, RpcError};
 use super::framing::{Framing, FramingError, NetconfCodec};
 use super::message::{self, ReplyBody};
 use super::ops;
@@ -153,10 +153,10 @@ where
                 // once, then close (RFC 6242 §4.2 / RFC 6241 §4.3).
                 let err = match e {
                     FramingError::MessageTooBig { .. } | FramingError::ChunkTooBig { .. } => {
-                        RpcError::new(ErrorType::Rpc, ErrorTag::TooBig).with_message(e.to_string())
+                        RpcError::too_big(AnyLayer::Rpc).with_message(e.to_string())
                     }
-                    _ => RpcError::new(ErrorType::Transport, ErrorTag::MalformedMessage)
-                        .with_message(e.to_string()),
+                    // RFC 6241 Appendix A: malformed-message is type rpc.
+                    _ => RpcError::malformed_message().with_message(e.to_string()),
                 };
                 state.stats.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
                 state.stats.out_rpc_errors.fetch_add(1, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! YANG RPCs with the schema, authorizes them, runs their handler (one file
 //! per RPC) and renders the engine's state as YANG data.
 
+mod errors;
 mod refresh_bgp_vpn_target;
 mod state;
 
@@ -50,14 +51,12 @@ impl Agent {
         })
     }
 
-    async fn run(&self, ctx: &RpcContext, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
-        // SPEC §1 pipeline: validation, then authorization, then the handler.
-        auth::authorize(&ctx.user.name, ctx.user.level, &rpc.name)?;
+    async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
         match rpc.name.as_str() {
             refresh_bgp_vpn_target::NAME => {
                 refresh_bgp_vpn_target::handle(&rpc, &self.bgp, self.rpc_timeout).await
             }
-            other => Err(RpcError::operation_not_supported(other)),
+            other => Err(RpcError::unsupported_operation(other)),
         }
     }
 }
@@ -79,7 +78,9 @@ impl Application for Agent {
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
         Box::pin(async move {
             let validated = self.schema.validate_rpc(raw)?;
-            self.run(ctx, validated).await
+            // SPEC §1 pipeline: validation, then authorization, then the handler.
+            auth::authorize(&ctx.user.name, ctx.user.level, &validated.name)?;
+            self.run(validated).await
         })
     }
 
@@ -100,7 +101,7 @@ impl Application for Agent {
         version: Option<&str>,
         format: Option<&str>,
     ) -> Result<String, RpcError> {
-        self.schema.get_schema(identifier, version, format)
+        Ok(self.schema.get_schema(identifier, version, format)?)
     }
 
     fn monitoring_schemas(&self) -> Option<String> {

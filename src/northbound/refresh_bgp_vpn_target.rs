@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::bgp::{BgpHandle, Direction, PeerSelector, RefreshError};
-use crate::netconf::error::{ErrorTag, ErrorType, RpcError};
+use crate::netconf::error::{ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::ReplyBody;
 use crate::schema::{MODULE_NAMESPACE, ValidatedRpc};
 
@@ -19,8 +19,11 @@ fn leaf_path(leaf: &str) -> String {
     format!("/{PREFIX}:{NAME}/{PREFIX}:{leaf}")
 }
 
-fn app_error(tag: ErrorTag, leaf: Option<&str>) -> RpcError {
-    let mut e = RpcError::new(ErrorType::Application, tag);
+const APP: ProtoOrApp = ProtoOrApp::Application;
+
+/// Points an error at the input leaf the client sent (error-path and
+/// bad-element, RFC 6241 §4.3); `None` for the selectors without a value.
+fn at_leaf(mut e: RpcError, leaf: Option<&str>) -> RpcError {
     if let Some(leaf) = leaf {
         e = e
             .with_path(leaf_path(leaf))
@@ -36,7 +39,7 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
     let mut selector = None;
     let mut direction = None;
     let invalid = |leaf: &str, value: &str| {
-        app_error(ErrorTag::InvalidValue, Some(leaf))
+        at_leaf(RpcError::invalid_value(APP), Some(leaf))
             .with_message(format!("\"{value}\" is not a valid {leaf}"))
     };
     for (leaf, value) in &rpc.leaves {
@@ -61,18 +64,19 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
                 })
             }
             _ => {
-                return Err(app_error(ErrorTag::UnknownElement, Some(leaf))
+                return Err(at_leaf(RpcError::unknown_element(APP), Some(leaf))
                     .with_message(format!("unexpected input leaf {leaf}")));
             }
         }
     }
     let selector = selector.ok_or_else(|| {
-        app_error(ErrorTag::MissingElement, None)
+        RpcError::missing_element(APP)
             .with_app_tag("missing-choice")
             .with_message("one peer selector is required")
     })?;
     let direction = direction.ok_or_else(|| {
-        app_error(ErrorTag::MissingElement, Some("direction")).with_message("direction is required")
+        at_leaf(RpcError::missing_element(APP), Some("direction"))
+            .with_message("direction is required")
     })?;
     Ok((selector, direction))
 }
@@ -97,20 +101,23 @@ fn address_leaf(a: IpAddr) -> &'static str {
 
 /// SPEC §6: one mapping from engine errors to rpc-errors.
 fn to_rpc_error(e: &RefreshError, selector: &PeerSelector) -> RpcError {
-    let (tag, leaf) = match e {
-        RefreshError::PeerNotFound(a) => (ErrorTag::InvalidValue, Some(address_leaf(*a))),
-        RefreshError::GroupNotFound(_) => (ErrorTag::InvalidValue, Some("group")),
-        RefreshError::PeerNotEstablished(a) | RefreshError::FamilyNotEnabled(a) => {
-            (ErrorTag::OperationFailed, Some(address_leaf(*a)))
-        }
-        RefreshError::RouteRefreshNotNegotiated(a) => {
-            (ErrorTag::OperationNotSupported, Some(address_leaf(*a)))
-        }
-        RefreshError::Timeout | RefreshError::EngineStopped => {
-            (ErrorTag::OperationFailed, selector_leaf(selector))
-        }
+    let (err, leaf) = match e {
+        RefreshError::PeerNotFound(a) => (RpcError::invalid_value(APP), Some(address_leaf(*a))),
+        RefreshError::GroupNotFound(_) => (RpcError::invalid_value(APP), Some("group")),
+        RefreshError::PeerNotEstablished(a) | RefreshError::FamilyNotEnabled(a) => (
+            RpcError::operation_failed(RpcProtoOrApp::Application),
+            Some(address_leaf(*a)),
+        ),
+        RefreshError::RouteRefreshNotNegotiated(a) => (
+            RpcError::operation_not_supported(APP),
+            Some(address_leaf(*a)),
+        ),
+        RefreshError::Timeout | RefreshError::EngineStopped => (
+            RpcError::operation_failed(RpcProtoOrApp::Application),
+            selector_leaf(selector),
+        ),
     };
-    app_error(tag, leaf)
+    at_leaf(err, leaf)
         .with_app_tag(e.app_tag())
         .with_message(e.to_string())
 }
@@ -151,6 +158,7 @@ pub(super) async fn handle(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::netconf::error::{ErrorTag, ErrorType};
 
     fn rpc(leaves: &[(&str, &str)]) -> ValidatedRpc {
         ValidatedRpc {
@@ -204,7 +212,7 @@ mod tests {
             assert_eq!(request(&rpc(leaves)).unwrap(), (sel.clone(), *dir));
         }
         assert_eq!(
-            request(&rpc(&[("all", "")])).unwrap_err().tag,
+            request(&rpc(&[("all", "")])).unwrap_err().tag(),
             ErrorTag::MissingElement
         );
     }
@@ -215,7 +223,7 @@ mod tests {
         let sel = PeerSelector::Ipv4("10.0.0.1".parse().unwrap());
         let e = to_rpc_error(&RefreshError::PeerNotFound(a), &sel);
         assert_eq!(
-            (e.error_type, e.tag, e.app_tag.as_deref()),
+            (e.error_type(), e.tag(), e.app_tag.as_deref()),
             (
                 ErrorType::Application,
                 ErrorTag::InvalidValue,
@@ -228,7 +236,7 @@ mod tests {
         );
         let e = to_rpc_error(&RefreshError::RouteRefreshNotNegotiated(a), &sel);
         assert_eq!(
-            (e.tag, e.app_tag.as_deref()),
+            (e.tag(), e.app_tag.as_deref()),
             (
                 ErrorTag::OperationNotSupported,
                 Some("route-refresh-not-negotiated")
@@ -244,7 +252,7 @@ mod tests {
         );
         let e = to_rpc_error(&RefreshError::Timeout, &PeerSelector::All);
         assert_eq!(
-            (e.tag, e.app_tag.as_deref(), e.path),
+            (e.tag(), e.app_tag.as_deref(), e.path),
             (ErrorTag::OperationFailed, Some("timeout"), None)
         );
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::error::{BASE_NS, ErrorTag, ErrorType, RpcError};
+use super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
 use super::message::{self, Element, ReplyBody, Rpc};
 use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, RpcContext};
@@ -26,13 +26,13 @@ pub(crate) async fn dispatch(
     } else if op.is(MONITORING_NS, "get-schema") {
         match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
             Ok(()) => get_schema(state, op),
-            Err(e) => Err(e),
+            Err(denied) => Err(denied.into()),
         }
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
     } else {
         warn!(ns, op = %op.name, "operation not supported");
-        Err(RpcError::operation_not_supported(&op.name))
+        Err(RpcError::unsupported_operation(&op.name))
     };
     let end = matches!(result, Ok(ReplyBody::Ok)) && op.is(BASE_NS, "close-session");
     match result {
@@ -54,7 +54,7 @@ async fn base_op(
     if !known {
         // edit-config, copy-config, delete-config, validate, commit … : the
         // capabilities that would need them are not advertised.
-        return Err(RpcError::operation_not_supported(name));
+        return Err(RpcError::unsupported_operation(name));
     }
     auth::authorize(&ctx.user.name, ctx.user.level, name)?;
     match name {
@@ -68,14 +68,12 @@ async fn base_op(
             match state.lock_running(ctx.session_id) {
                 Ok(()) => Ok(ReplyBody::Ok),
                 // RFC 6241 §7.5: lock-denied carries the holder's session-id.
-                Err(LockError::HeldBy(holder)) => {
-                    Err(RpcError::new(ErrorType::Protocol, ErrorTag::LockDenied)
-                        .with_message(format!(
-                            "the running datastore is locked by session {holder}"
-                        ))
-                        .with_info("session-id", holder.to_string()))
-                }
-                Err(LockError::NotHeld) => Err(RpcError::operation_failed("lock failed")),
+                Err(LockError::HeldBy(holder)) => Err(RpcError::lock_denied()
+                    .with_message(format!(
+                        "the running datastore is locked by session {holder}"
+                    ))
+                    .with_info("session-id", holder.to_string())),
+                Err(LockError::NotHeld) => Err(RpcError::application_failure("lock failed")),
             }
         }
         "unlock" => {
@@ -83,19 +81,15 @@ async fn base_op(
             match state.unlock_running(ctx.session_id) {
                 Ok(()) => Ok(ReplyBody::Ok),
                 // RFC 6241 §7.6: unlock of a lock not held by this session fails.
-                Err(LockError::HeldBy(holder)) => Err(RpcError::new(
-                    ErrorType::Protocol,
-                    ErrorTag::OperationFailed,
-                )
-                .with_message(format!(
-                    "the running datastore is locked by session {holder}, not this one"
-                ))
-                .with_info("session-id", holder.to_string())),
-                Err(LockError::NotHeld) => Err(RpcError::new(
-                    ErrorType::Protocol,
-                    ErrorTag::OperationFailed,
-                )
-                .with_message("the running datastore is not locked")),
+                Err(LockError::HeldBy(holder)) => {
+                    Err(RpcError::operation_failed(RpcProtoOrApp::Protocol)
+                        .with_message(format!(
+                            "the running datastore is locked by session {holder}, not this one"
+                        ))
+                        .with_info("session-id", holder.to_string()))
+                }
+                Err(LockError::NotHeld) => Err(RpcError::operation_failed(RpcProtoOrApp::Protocol)
+                    .with_message("the running datastore is not locked")),
             }
         }
         "get-config" => {
@@ -117,19 +111,19 @@ async fn base_op(
 /// this agent has (no :candidate, no :startup capability).
 fn check_running(op: &Element, param: &str) -> Result<(), RpcError> {
     let Some(p) = op.child(BASE_NS, param) else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{}> needs <{param}>", op.name))
             .with_bad_element(param));
     };
     match p.children.first() {
         Some(ds) if ds.is(BASE_NS, "running") && p.children.len() == 1 => Ok(()),
-        Some(ds) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+        Some(ds) => Err(RpcError::invalid_value(ProtoOrApp::Protocol)
             .with_message(format!(
                 "datastore \"{}\" is not supported; only running is",
                 ds.name
             ))
             .with_bad_element(ds.name.clone())),
-        None => Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        None => Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{param}> names no datastore"))
             .with_bad_element(param)),
     }
@@ -142,7 +136,7 @@ fn filter_of(op: &Element) -> Result<Option<&Element>, RpcError> {
     };
     match filter.attr("type") {
         None | Some("subtree") => Ok(Some(filter)),
-        Some(other) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::BadAttribute)
+        Some(other) => Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
             .with_message(format!(
                 "filter type \"{other}\" is not supported (no :xpath capability); use subtree"
             ))
@@ -161,8 +155,9 @@ fn data_reply(data: &[String], filter: Option<&Element>) -> Result<String, RpcEr
             let mut nodes = Vec::with_capacity(data.len());
             for d in data {
                 // Our own output: a parse failure here is a bug, reported as such.
-                let el = message::parse_document(d.as_bytes())
-                    .map_err(|e| RpcError::operation_failed(format!("internal data error: {e}")))?;
+                let el = message::parse_document(d.as_bytes()).map_err(|e| {
+                    RpcError::application_failure(format!("internal data error: {e}"))
+                })?;
                 nodes.push(el);
             }
             for sel in message::subtree_filter(&nodes, &f.children) {
@@ -180,12 +175,12 @@ fn kill_session(
     op: &Element,
 ) -> Result<ReplyBody, RpcError> {
     let Some(arg) = op.child(BASE_NS, "session-id") else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message("<kill-session> needs <session-id>")
             .with_bad_element("session-id"));
     };
     let invalid = |msg: String| {
-        RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+        RpcError::invalid_value(ProtoOrApp::Protocol)
             .with_message(msg)
             .with_bad_element("session-id")
     };
@@ -211,7 +206,7 @@ fn kill_session(
 fn get_schema(state: &ServerState, op: &Element) -> Result<ReplyBody, RpcError> {
     let text_of = |n: &str| op.child(MONITORING_NS, n).map(|e| e.text.trim().to_owned());
     let Some(identifier) = text_of("identifier") else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message("<get-schema> needs <identifier>")
             .with_bad_element("identifier"));
     };
