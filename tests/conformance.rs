@@ -191,3 +191,139 @@ async fn envelope_errors_use_appendix_a_error_types() {
     assert_eq!(pair(&r), owned("rpc", "malformed-message"), "{r}");
     assert!(matches!(p.task.await.unwrap(), EndReason::Framing(_)));
 }
+
+const BVT: &str = "urn:ncagent:yang:ncagent-bgp-vpn-target";
+
+fn refresh(inner: &str) -> String {
+    format!("<refresh-bgp-vpn-target xmlns=\"{BVT}\">{inner}</refresh-bgp-vpn-target>")
+}
+
+/// CE6885-LL in low-latency mode (no ipv4-peer-selector) with one IPv4 and
+/// one IPv6 peer, passive and never Established (no traffic leaves loopback).
+const LOW_LATENCY_WITH_PEERS: &str = r#"
+[device]
+model = "CE6885-LL"
+forwarding_mode = "low-latency"
+
+[bgp]
+local_as = 65000
+router_id = "10.255.0.1"
+
+[[bgp.peers]]
+address = "10.0.0.1"
+remote_as = 65001
+passive = true
+
+[[bgp.peers]]
+address = "2001:db8::2"
+remote_as = 65000
+passive = true
+"#;
+
+/// Issue #9 item 1, SPEC §4 and RFC 4291 §2.5.5.2: on a model without
+/// `ipv4-peer-selector`, an IPv4-mapped address in `ipv6-address` does not
+/// reach the IPv4 peer; it is refused with invalid-value naming the leaf
+/// that was sent (RFC 6241 §4.3 error-path), known peer or not. Errors about
+/// real IPv6 peers name `ipv6-address` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv4_mapped_address_does_not_bypass_the_ipv4_feature() {
+    let agent = common::TestAgent::start(LOW_LATENCY_WITH_PEERS).await;
+    let addr = agent.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut c = common::Client::connect_hello(addr, common::ADMIN);
+        for mapped in ["::ffff:10.0.0.1", "::ffff:10.0.0.9", "::ffff:a00:1"] {
+            let r = c.rpc(&refresh(&format!(
+                "<ipv6-address>{mapped}</ipv6-address><direction>import</direction>"
+            )));
+            assert_eq!(
+                error_of(&r),
+                (
+                    "application".to_owned(),
+                    "invalid-value".to_owned(),
+                    Some("ipv6-address".to_owned())
+                ),
+                "{mapped}: {r}"
+            );
+            assert_eq!(
+                common::text_of(&r, "error-app-tag"),
+                Some("ipv4-mapped-address"),
+                "{r}"
+            );
+            assert!(
+                r.contains(">/bvt:refresh-bgp-vpn-target/bvt:ipv6-address</error-path>"),
+                "{r}"
+            );
+            assert!(!r.contains("ipv4-address"), "names a leaf not sent: {r}");
+        }
+        // A real IPv6 peer, configured or not: the path is the leaf sent.
+        for (v6, tag) in [
+            ("2001:db8::2", "peer-not-established"),
+            ("2001:db8::9", "peer-not-found"),
+        ] {
+            let r = c.rpc(&refresh(&format!(
+                "<ipv6-address>{v6}</ipv6-address><direction>import</direction>"
+            )));
+            assert_eq!(common::text_of(&r, "error-app-tag"), Some(tag), "{r}");
+            assert!(
+                r.contains(">/bvt:refresh-bgp-vpn-target/bvt:ipv6-address</error-path>"),
+                "{r}"
+            );
+        }
+        // The IPv4 peer saw no soft reset.
+        let r = c.rpc("<get><filter><bgp-vpn-target-state xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"/></filter></get>");
+        let start = r.find("<address>10.0.0.1</address>").expect("the IPv4 peer");
+        let peer = &r[start..start + r[start..].find("</peer>").unwrap()];
+        assert!(!peer.contains("<last-soft-reset>"), "{peer}");
+    })
+    .await
+    .unwrap();
+    agent.stop().await;
+}
+
+/// Issue #9 item 10, SPEC §7 last sentence, RFC 8341 §3.4.4 (access is
+/// checked on the operation before anything else): a level-1 user sending
+/// an invalid refresh gets access-denied, not the schema's verdict on its
+/// parameters; a level-2 user gets the schema's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_is_decided_before_validation() {
+    let agent = common::TestAgent::start("").await;
+    let addr = agent.addr;
+    tokio::task::spawn_blocking(move || {
+        let invalid = [
+            (
+                "<group></group><direction>import</direction>",
+                "invalid-value",
+            ),
+            (
+                "<ipv6-address>zz</ipv6-address><direction>import</direction>",
+                "invalid-value",
+            ),
+            (
+                "<ipv4-address>10.0.0.1</ipv4-address><all/><direction>import</direction>",
+                "bad-element",
+            ),
+            (
+                "<bogus/><all/><direction>import</direction>",
+                "unknown-element",
+            ),
+            ("<direction>import</direction>", "missing-element"),
+            ("<all/>", "missing-element"),
+        ];
+        let mut monitor = common::Client::connect_hello(addr, common::MONITOR);
+        let mut operator = common::Client::connect_hello(addr, common::OPERATOR);
+        for (inner, schema_tag) in invalid {
+            let r = monitor.rpc(&refresh(inner));
+            assert_eq!(
+                pair(&r),
+                owned("protocol", "access-denied"),
+                "level 1, {inner}: {r}"
+            );
+            assert!(!r.contains("<error-path"), "no schema detail: {r}");
+            let r = operator.rpc(&refresh(inner));
+            assert_eq!(pair(&r).1, schema_tag, "level 2, {inner}: {r}");
+        }
+    })
+    .await
+    .unwrap();
+    agent.stop().await;
+}

@@ -74,12 +74,16 @@ impl Application for Agent {
         &'a self,
         ctx: &'a RpcContext,
         raw: &'a [u8],
-        _rpc: &'a Rpc,
+        rpc: &'a Rpc,
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
         Box::pin(async move {
+            // SPEC §7, RFC 8341 §3.4.4: access is decided on the operation
+            // before its parameters are validated, so that a user without
+            // the right learns nothing of the schema from its errors. The
+            // session routes here only operations `serves` names, so the
+            // element's name is the RPC's.
+            auth::authorize(&ctx.user.name, ctx.user.level, &rpc.op.name)?;
             let validated = self.schema.validate_rpc(raw)?;
-            // SPEC §1 pipeline: validation, then authorization, then the handler.
-            auth::authorize(&ctx.user.name, ctx.user.level, &validated.name)?;
             self.run(validated).await
         })
     }

@@ -2,7 +2,7 @@
 //! (STYLE §1: choices become enums at the edge), the engine runs it, and its
 //! errors become the rpc-errors of SPEC §6.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use tracing::{info, warn};
@@ -54,6 +54,18 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
             }
             "ipv6-address" => {
                 let a: Ipv6Addr = value.parse().map_err(|_| invalid(leaf, value))?;
+                // An IPv4-mapped address (RFC 4291 §2.5.5.2) names an IPv4
+                // node: through this leaf it would reach an IPv4 peer on a
+                // device whose model has no ipv4-peer-selector (SPEC §4).
+                // Refused on every model, whatever the engine does with it
+                // (docs/decisions.md).
+                if let Some(v4) = a.to_ipv4_mapped() {
+                    return Err(at_leaf(RpcError::invalid_value(APP), Some(leaf))
+                        .with_app_tag("ipv4-mapped-address")
+                        .with_message(format!(
+                            "{value} is an IPv4-mapped IPv6 address (of IPv4 node {v4}): ipv6-address selects IPv6 peers only"
+                        )));
+                }
                 selector = Some(PeerSelector::Ipv6(a));
             }
             "direction" => {
@@ -91,33 +103,22 @@ fn selector_leaf(s: &PeerSelector) -> Option<&'static str> {
     }
 }
 
-fn address_leaf(a: IpAddr) -> &'static str {
-    if a.is_ipv4() {
-        "ipv4-address"
-    } else {
-        "ipv6-address"
-    }
-}
-
-/// SPEC §6: one mapping from engine errors to rpc-errors.
+/// SPEC §6: one mapping from engine errors to rpc-errors. error-path and
+/// bad-element name the leaf the client sent (RFC 6241 §4.3), never one
+/// derived from the address the engine reports, which may be of another
+/// family than the selector (and of a leaf this device model lacks).
 fn to_rpc_error(e: &RefreshError, selector: &PeerSelector) -> RpcError {
-    let (err, leaf) = match e {
-        RefreshError::PeerNotFound(a) => (RpcError::invalid_value(APP), Some(address_leaf(*a))),
-        RefreshError::GroupNotFound(_) => (RpcError::invalid_value(APP), Some("group")),
-        RefreshError::PeerNotEstablished(a) | RefreshError::FamilyNotEnabled(a) => (
-            RpcError::operation_failed(RpcProtoOrApp::Application),
-            Some(address_leaf(*a)),
-        ),
-        RefreshError::RouteRefreshNotNegotiated(a) => (
-            RpcError::operation_not_supported(APP),
-            Some(address_leaf(*a)),
-        ),
-        RefreshError::Timeout | RefreshError::EngineStopped => (
-            RpcError::operation_failed(RpcProtoOrApp::Application),
-            selector_leaf(selector),
-        ),
+    let err = match e {
+        RefreshError::PeerNotFound(_) | RefreshError::GroupNotFound(_) => {
+            RpcError::invalid_value(APP)
+        }
+        RefreshError::PeerNotEstablished(_)
+        | RefreshError::FamilyNotEnabled(_)
+        | RefreshError::Timeout
+        | RefreshError::EngineStopped => RpcError::operation_failed(RpcProtoOrApp::Application),
+        RefreshError::RouteRefreshNotNegotiated(_) => RpcError::operation_not_supported(APP),
     };
-    at_leaf(err, leaf)
+    at_leaf(err, selector_leaf(selector))
         .with_app_tag(e.app_tag())
         .with_message(e.to_string())
 }
@@ -159,6 +160,7 @@ pub(super) async fn handle(
 mod tests {
     use super::*;
     use crate::netconf::error::{ErrorTag, ErrorType};
+    use std::net::IpAddr;
 
     fn rpc(leaves: &[(&str, &str)]) -> ValidatedRpc {
         ValidatedRpc {
@@ -255,5 +257,64 @@ mod tests {
             (e.tag(), e.app_tag.as_deref(), e.path),
             (ErrorTag::OperationFailed, Some("timeout"), None)
         );
+    }
+
+    /// Issue #9 item 1, SPEC §4: an IPv4-mapped address (RFC 4291
+    /// §2.5.5.2) in ipv6-address never becomes an IPv4 selector; it is
+    /// refused with invalid-value at the leaf that was sent.
+    #[test]
+    fn ipv4_mapped_address_is_refused_at_the_leaf_sent() {
+        for v in ["::ffff:10.0.0.1", "::ffff:a00:1", "0:0:0:0:0:ffff:10.0.0.1"] {
+            let e = request(&rpc(&[("ipv6-address", v), ("direction", "import")])).unwrap_err();
+            assert_eq!(
+                (e.error_type(), e.tag(), e.app_tag.as_deref()),
+                (
+                    ErrorType::Application,
+                    ErrorTag::InvalidValue,
+                    Some("ipv4-mapped-address")
+                ),
+                "{v}"
+            );
+            assert_eq!(
+                e.path.as_deref(),
+                Some("/bvt:refresh-bgp-vpn-target/bvt:ipv6-address")
+            );
+            assert_eq!(e.info, vec![("bad-element".into(), "ipv6-address".into())]);
+        }
+        // Other IPv6 addresses, IPv4-compatible ones included (they are no
+        // IPv4 node's address), stay IPv6 selectors.
+        for v in [
+            "::1",
+            "2001:db8::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            let (sel, _) = request(&rpc(&[("ipv6-address", v), ("direction", "import")])).unwrap();
+            assert_eq!(sel, PeerSelector::Ipv6(v.parse().unwrap()));
+        }
+    }
+
+    /// Issue #9 item 1, RFC 6241 §4.3: error-path names the leaf the client
+    /// sent, even when the engine reports an address of the other family.
+    #[test]
+    fn error_path_names_the_selector_sent() {
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6 = PeerSelector::Ipv6("2001:db8::1".parse().unwrap());
+        for err in [
+            RefreshError::PeerNotFound(v4),
+            RefreshError::PeerNotEstablished(v4),
+            RefreshError::FamilyNotEnabled(v4),
+            RefreshError::RouteRefreshNotNegotiated(v4),
+        ] {
+            let e = to_rpc_error(&err, &v6);
+            assert_eq!(
+                e.path.as_deref(),
+                Some("/bvt:refresh-bgp-vpn-target/bvt:ipv6-address"),
+                "{err:?}"
+            );
+            assert_eq!(e.info, vec![("bad-element".into(), "ipv6-address".into())]);
+        }
+        let e = to_rpc_error(&RefreshError::PeerNotEstablished(v4), &PeerSelector::All);
+        assert_eq!((e.path, e.info), (None, vec![]));
     }
 }
