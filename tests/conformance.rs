@@ -327,3 +327,78 @@ async fn access_is_decided_before_validation() {
     .unwrap();
     agent.stop().await;
 }
+
+/// Issue #9 item 2, RFC 6241 Appendix A: an unknown child of a base
+/// operation is `unknown-element` (error-type protocol, bad-element in
+/// error-info), for every base operation, and the operation is not run.
+#[tokio::test]
+async fn unknown_children_of_base_operations_are_refused() {
+    let st = server();
+    let mut p = open(&st, true).await;
+    let mut other = open(&st, false).await;
+    let cases = [
+        "<get><bogus/></get>".to_owned(),
+        "<get-config><source><running/></source><bogus/></get-config>".to_owned(),
+        "<lock><target><running/></target><bogus/></lock>".to_owned(),
+        "<unlock><target><running/></target><bogus/></unlock>".to_owned(),
+        "<close-session><bogus/></close-session>".to_owned(),
+        format!(
+            "<kill-session><session-id>{}</session-id><bogus/></kill-session>",
+            other.session_id
+        ),
+        format!("<get-schema xmlns=\"{NCM}\"><identifier>test</identifier><bogus/></get-schema>"),
+        // Another namespace: still not a parameter.
+        "<lock><target><running/></target><bogus xmlns=\"urn:example\"/></lock>".to_owned(),
+    ];
+    for body in &cases {
+        let r = p.rpc(body).await;
+        assert_eq!(
+            error_of(&r),
+            (
+                "protocol".to_owned(),
+                "unknown-element".to_owned(),
+                Some("bogus".to_owned())
+            ),
+            "{body}: {r}"
+        );
+    }
+    // RFC 6243 with-defaults is not advertised: not honoured, refused.
+    let r = p
+        .rpc("<get><with-defaults xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\">report-all</with-defaults></get>")
+        .await;
+    assert_eq!(
+        error_of(&r),
+        (
+            "protocol".to_owned(),
+            "unknown-element".to_owned(),
+            Some("with-defaults".to_owned())
+        ),
+        "{r}"
+    );
+    // A parameter twice.
+    let r = p
+        .rpc("<lock><target><running/></target><target><running/></target></lock>")
+        .await;
+    assert_eq!(pair(&r), owned("protocol", "bad-element"), "{r}");
+    // None of them ran: no lock was taken, the other session lives, and
+    // this one is still open.
+    assert_eq!(st.running_lock_holder(), None);
+    let r = other.rpc("<lock><target><running/></target></lock>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    let r = p
+        .rpc("<get-config><source><running/></source></get-config>")
+        .await;
+    assert!(r.contains("<data"), "{r}");
+    // The well-formed operations still work.
+    let r = other
+        .rpc("<unlock><target><running/></target></unlock>")
+        .await;
+    assert!(r.contains("<ok/>"), "{r}");
+    let r = p
+        .rpc(&format!("<get-schema xmlns=\"{NCM}\"><identifier>test</identifier><version/><format>yang</format></get-schema>"))
+        .await;
+    assert!(r.contains("module test"), "{r}");
+    let r = p.rpc("<close-session/>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    assert_eq!(p.task.await.unwrap(), EndReason::CloseSession);
+}

@@ -25,7 +25,8 @@ pub(crate) async fn dispatch(
         base_op(state, ctx, op).await
     } else if op.is(MONITORING_NS, "get-schema") {
         match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
-            Ok(()) => get_schema(state, op),
+            Ok(()) => check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
+                .and_then(|()| get_schema(state, op)),
             Err(denied) => Err(denied.into()),
         }
     } else if state.app.serves(ns, &op.name) {
@@ -57,6 +58,15 @@ async fn base_op(
         return Err(RpcError::unsupported_operation(name));
     }
     auth::authorize(&ctx.user.name, ctx.user.level, name)?;
+    // RFC 6241 §7: the parameters of each base operation.
+    let parameters: &[&str] = match name {
+        "get" => &["filter"],
+        "get-config" => &["source", "filter"],
+        "lock" | "unlock" => &["target"],
+        "kill-session" => &["session-id"],
+        _ => &[],
+    };
+    check_parameters(op, BASE_NS, parameters)?;
     match name {
         "close-session" => {
             info!("close-session");
@@ -105,6 +115,35 @@ async fn base_op(
             Ok(ReplyBody::Xml(data_reply(&data, filter)?))
         }
     }
+}
+
+/// RFC 6241 Appendix A: a child that is no parameter of the operation is an
+/// `unknown-element` (protocol, bad-element), never ignored: a client must
+/// not believe a parameter honoured (e.g. RFC 6243 `<with-defaults>`, whose
+/// capability is not advertised). A parameter given twice is a
+/// `bad-element`, as for the parameters of YANG RPCs (docs/yang.md).
+fn check_parameters(op: &Element, ns: &str, allowed: &[&str]) -> Result<(), RpcError> {
+    for (i, c) in op.children.iter().enumerate() {
+        let known = c.ns.as_deref() == Some(ns) && allowed.contains(&c.name.as_str());
+        if !known {
+            let what = match c.ns.as_deref() {
+                Some(other) if other != ns => format!("{} (namespace {other})", c.name),
+                _ => c.name.clone(),
+            };
+            return Err(RpcError::unknown_element(ProtoOrApp::Protocol)
+                .with_message(format!("{what} is not a parameter of <{}>", op.name))
+                .with_bad_element(c.name.clone()));
+        }
+        if op.children[..i].iter().any(|p| p.is(ns, &c.name)) {
+            return Err(RpcError::bad_element(ProtoOrApp::Protocol)
+                .with_message(format!(
+                    "<{}> is given more than once in <{}>",
+                    c.name, op.name
+                ))
+                .with_bad_element(c.name.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Checks `<target>`/`<source>` names the running datastore, the only one
