@@ -402,3 +402,107 @@ async fn unknown_children_of_base_operations_are_refused() {
     assert!(r.contains("<ok/>"), "{r}");
     assert_eq!(p.task.await.unwrap(), EndReason::CloseSession);
 }
+
+/// The text of `<name>` inside the first `<parent>` of an XML string.
+fn stat(xml: &str, parent: &str, name: &str) -> String {
+    let start = xml
+        .find(&format!("<{parent}>"))
+        .unwrap_or_else(|| panic!("no {parent}: {xml}"));
+    common::text_of(&xml[start..], name)
+        .unwrap_or_else(|| panic!("no {parent}/{name}: {xml}"))
+        .to_owned()
+}
+
+fn netconf_state_filter() -> String {
+    format!("<get><filter><netconf-state xmlns=\"{NCM}\"/></filter></get>")
+}
+
+/// Issue #9 item 3, RFC 6022 §2.1.2: `locked-time` is when the lock was
+/// taken, the same in every `<get>` while the lock is held.
+#[tokio::test]
+async fn locked_time_is_when_the_lock_was_taken() {
+    let st = server();
+    let mut p = open(&st, true).await;
+    let r = p.rpc("<lock><target><running/></target></lock>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    let first = p.rpc(&netconf_state_filter()).await;
+    let t1 = stat(&first, "global-lock", "locked-time");
+    assert_eq!(
+        stat(&first, "global-lock", "locked-by-session"),
+        p.session_id.to_string()
+    );
+    // Past a second boundary: a time taken at each <get> would differ.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = p.rpc(&netconf_state_filter()).await;
+    assert_eq!(stat(&second, "global-lock", "locked-time"), t1);
+}
+
+/// Issue #9 item 3, RFC 6022 §2.1.5: `in-rpcs` counts correct `<rpc>`s
+/// only (a malformed message is in `in-bad-rpcs`, not both), server-wide and
+/// per session.
+#[tokio::test]
+async fn in_rpcs_counts_only_correct_rpcs() {
+    let st = server();
+    let mut p = open(&st, true).await;
+    let r = p.rpc("<ping xmlns=\"urn:test\"/>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    for bad in [
+        "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"9\"><get>",
+        "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><get/></rpc>",
+        "<rpc xmlns=\"urn:wrong\" message-id=\"10\"><get/></rpc>",
+    ] {
+        p.send(bad).await;
+        let r = p.recv().await;
+        assert!(r.contains("<rpc-error>"), "{r}");
+    }
+    // The <get> is the second correct <rpc>; it is counted when received.
+    let r = p.rpc(&netconf_state_filter()).await;
+    assert_eq!(stat(&r, "statistics", "in-rpcs"), "2", "{r}");
+    assert_eq!(stat(&r, "statistics", "in-bad-rpcs"), "3", "{r}");
+    assert_eq!(stat(&r, "session", "in-rpcs"), "2", "{r}");
+    assert_eq!(stat(&r, "session", "in-bad-rpcs"), "3", "{r}");
+}
+
+/// Issue #9 item 3, RFC 6022 §2.1.5: `dropped-sessions` counts sessions
+/// that ended without `<close-session>` (here: the transport closed under
+/// them, or no hello came), not those ended by `<close-session>` or
+/// `<kill-session>`.
+#[tokio::test]
+async fn dropped_sessions_counts_abnormal_ends_only() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let st = server();
+    let dropped = || st.stats.dropped_sessions.load(Relaxed);
+
+    let mut admin = open(&st, true).await;
+    // Killed by another session: not dropped.
+    let victim = open(&st, true).await;
+    let r = admin
+        .rpc(&format!(
+            "<kill-session><session-id>{}</session-id></kill-session>",
+            victim.session_id
+        ))
+        .await;
+    assert!(r.contains("<ok/>"), "{r}");
+    assert_eq!(victim.task.await.unwrap(), EndReason::Killed);
+    assert_eq!(dropped(), 0);
+
+    // Closed properly: not dropped.
+    let mut polite = open(&st, false).await;
+    let r = polite.rpc("<close-session/>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    assert_eq!(polite.task.await.unwrap(), EndReason::CloseSession);
+    assert_eq!(dropped(), 0);
+
+    // The transport goes away without close-session: dropped.
+    let mut gone = open(&st, true).await;
+    let r = gone.rpc("<ping xmlns=\"urn:test\"/>").await;
+    assert!(r.contains("<ok/>"), "{r}");
+    let Peer { io, task, .. } = gone;
+    drop(io);
+    assert_eq!(task.await.unwrap(), EndReason::ClientClosed);
+    assert_eq!(dropped(), 1);
+
+    // Seen on the wire too.
+    let r = admin.rpc(&netconf_state_filter()).await;
+    assert_eq!(stat(&r, "statistics", "dropped-sessions"), "1", "{r}");
+}

@@ -52,12 +52,12 @@ where
             EndReason::ClientClosed | EndReason::CloseSession => info!(?reason, "session ended"),
             _ => warn!(?reason, "session ended"),
         }
-        if matches!(
+        // RFC 6022 §2.1.5 dropped-sessions: sessions that ended without
+        // close-session (transport loss, timeouts, bad hello, framing lost);
+        // not kill-session, not our own shutdown (docs/decisions.md).
+        if !matches!(
             reason,
-            EndReason::HelloTimeout
-                | EndReason::IdleTimeout
-                | EndReason::Framing(_)
-                | EndReason::Io(_)
+            EndReason::CloseSession | EndReason::Killed | EndReason::Shutdown
         ) {
             state.stats.dropped_sessions.fetch_add(1, Ordering::Relaxed);
         }
@@ -194,8 +194,6 @@ async fn handle_message(
     ctx: &RpcContext,
     bytes: &[u8],
 ) -> (String, bool) {
-    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
-    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
     let bad = |n: u64| {
         state.stats.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
         guard.counters.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
@@ -212,6 +210,10 @@ async fn handle_message(
             );
         }
     };
+    // RFC 6022 §2.1.5 in-rpcs: correct <rpc> messages only (the others
+    // are in-bad-rpcs).
+    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
+    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
     let message_id = rpc.message_id.as_deref().unwrap_or("");
     let span = info_span!("rpc", message_id, op = %rpc.op.name);
     let (body, end) = ops::dispatch(state, ctx, bytes, &rpc)
