@@ -98,7 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         anyhow::ensure!(!pw.is_empty(), "empty password");
         println!(
             "{}",
-            ncagent::auth::hash_password(pw).map_err(anyhow::Error::msg)?
+            ncagent::auth::hash_password(pw).context("cannot hash the password")?
         );
         return Ok(());
     }

@@ -149,3 +149,44 @@ fn json_logs_are_one_object_per_line() {
     let out = run(&["--log-format", "xml", "check-config"]);
     assert!(!out.status.success());
 }
+
+/// Start-up errors name their cause: a bad authorized key by its key in
+/// the file, a busy port with the system's reason (the error's source).
+#[test]
+fn start_up_errors_name_key_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_key = write(
+        dir.path(),
+        "key.toml",
+        "[[users]]\nname = \"k\"\nlevel = 2\nauthorized_keys = [\"ssh-ed25519 not-a-key\"]\n",
+    );
+    let out = run(&["check-config", "--config", &bad_key]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("users[0].authorized_keys[0]"), "{err}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = write(
+        dir.path(),
+        "busy.toml",
+        &format!(
+            "[server]\nlisten = \"{}\"\nhost_key = \"{}/host_key\"\n",
+            busy.local_addr().unwrap(),
+            dir.path().display()
+        ),
+    );
+    let out = Command::new(BIN)
+        .args(["--config", &config])
+        .env("NCAGENT_ADMIN_PASSWORD", "x-secret-1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot listen on {}: ",
+            busy.local_addr().unwrap()
+        )) && err.to_lowercase().contains("in use"),
+        "{err}"
+    );
+}
