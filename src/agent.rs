@@ -10,31 +10,51 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::auth::{self, Level, Throttle, Users};
-use crate::bgp::{BgpHandle, Engine};
-use crate::config::{Config, ConfigError};
+use crate::auth::{self, HashError, Level, Throttle, User, Users};
+use crate::bgp::{BgpError, BgpHandle, Engine};
+use crate::config::{Config, ConfigError, UserConfig};
 use crate::netconf::ServerState;
 use crate::netconf::framing::FramingLimits;
 use crate::netconf::state::SessionLimits;
-use crate::northbound::Agent;
-use crate::schema::{DeviceProfile, Schema};
-use crate::ssh::{SshServer, load_or_create_host_key};
+use crate::northbound::{Agent, MissingHandler};
+use crate::schema::{DeviceProfile, Schema, SchemaError};
+use crate::ssh::{SshServer, authorized_key, load_or_create_host_key};
 
 /// Environment variable that sets the first admin's password when the
 /// configuration lists no users.
 pub const ADMIN_PASSWORD_ENV: &str = "NCAGENT_ADMIN_PASSWORD";
 
+/// Why the agent did not start. Each variant keeps its cause as the error
+/// source, so the binary prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
+        #[source]
         source: std::io::Error,
     },
+    /// The SSH host key could not be loaded or created (its module reports
+    /// the cause as text).
     #[error("{0}")]
-    Other(String),
+    HostKey(String),
+    #[error("cannot write the generated admin password to {}", path.display())]
+    AdminPassword {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot hash the first admin's password")]
+    AdminHash(#[source] HashError),
+    /// The device model or the YANG schema.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Handler(#[from] MissingHandler),
+    #[error(transparent)]
+    Bgp(#[from] BgpError),
 }
 
 /// A running agent.
@@ -63,9 +83,30 @@ impl Running {
     }
 }
 
+/// The users of the configuration; errors name the bad key.
+fn users_from_config(users: &[UserConfig]) -> Result<Users, ConfigError> {
+    let mut out = Users::default();
+    for (i, u) in users.iter().enumerate() {
+        let mut keys = Vec::with_capacity(u.authorized_keys.len());
+        for (k, line) in u.authorized_keys.iter().enumerate() {
+            let key = authorized_key(line).map_err(|e| {
+                ConfigError::invalid(format!("users[{i}].authorized_keys[{k}]"), e.to_string())
+            })?;
+            keys.push(key);
+        }
+        out.insert(User::new(
+            u.name.clone(),
+            u.level,
+            u.password_hash.clone(),
+            keys,
+        ));
+    }
+    Ok(out)
+}
+
 /// The users of the configuration, or the first admin from the environment.
 fn users_of(config: &Config, state_dir: &std::path::Path) -> Result<Users, StartError> {
-    let mut users = Users::from_config(&config.users)?;
+    let mut users = users_from_config(&config.users)?;
     if users.is_empty() {
         let password = match std::env::var(ADMIN_PASSWORD_ENV) {
             Ok(p) if !p.is_empty() => p,
@@ -73,8 +114,9 @@ fn users_of(config: &Config, state_dir: &std::path::Path) -> Result<Users, Start
                 // No fixed well-known password: make one and tell only the operator.
                 let password = random_password();
                 let path = state_dir.join("admin-password");
-                write_secret(&path, &password).map_err(|e| {
-                    StartError::Other(format!("cannot write {}: {e}", path.display()))
+                write_secret(&path, &password).map_err(|source| StartError::AdminPassword {
+                    path: path.clone(),
+                    source,
                 })?;
                 warn!(
                     path = %path.display(),
@@ -83,7 +125,7 @@ fn users_of(config: &Config, state_dir: &std::path::Path) -> Result<Users, Start
                 password
             }
         };
-        let hash = auth::hash_password(&password).map_err(StartError::Other)?;
+        let hash = auth::hash_password(&password).map_err(StartError::AdminHash)?;
         users.add("admin", Level::Management, hash);
         info!("user \"admin\" (level 3) enabled from the embedded default");
     }
@@ -125,22 +167,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
     let users = Arc::new(users_of(&config, &state_dir)?);
-    let host_key = load_or_create_host_key(&config.server.host_key).map_err(StartError::Other)?;
+    let host_key = load_or_create_host_key(&config.server.host_key).map_err(StartError::HostKey)?;
 
     let profile = DeviceProfile::lookup(
         &config.device.model,
         config.device.forwarding_mode.as_deref(),
-    )
-    .map_err(|e| StartError::Other(e.to_string()))?;
-    let schema = Schema::load(profile).map_err(|e| StartError::Other(e.to_string()))?;
-    let (bgp, bgp_task) = Engine::start(config.bgp_or_default(), shutdown.clone())
-        .await
-        .map_err(|e| StartError::Other(e.to_string()))?;
+    )?;
+    let schema = Schema::load(profile)?;
+    let (bgp, bgp_task) = Engine::start(config.bgp_or_default(), shutdown.clone()).await?;
     let l = &config.limits;
-    let app = Arc::new(
-        Agent::new(schema, bgp.clone(), Duration::from_secs(l.rpc_timeout_secs))
-            .map_err(|e| StartError::Other(e.to_string()))?,
-    );
+    let app = Arc::new(Agent::new(
+        schema,
+        bgp.clone(),
+        Duration::from_secs(l.rpc_timeout_secs),
+    )?);
     info!(device = %profile.describe(), "device model");
     let limits = SessionLimits {
         framing: FramingLimits {
@@ -183,12 +223,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 /// Checks everything `start` would check, without binding or starting anything.
 pub fn check(config: &Config) -> Result<(), StartError> {
     config.validate()?;
-    Users::from_config(&config.users)?;
+    users_from_config(&config.users)?;
     let profile = DeviceProfile::lookup(
         &config.device.model,
         config.device.forwarding_mode.as_deref(),
-    )
-    .map_err(|e| StartError::Other(e.to_string()))?;
-    Schema::load(profile).map_err(|e| StartError::Other(e.to_string()))?;
+    )?;
+    Schema::load(profile)?;
     Ok(())
 }

@@ -8,13 +8,10 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use russh::keys::PublicKey;
-
-use crate::config::{ConfigError, UserConfig};
-use crate::netconf::error::{ErrorTag, ErrorType, RpcError};
 
 /// The switch's command levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "u8")]
 pub enum Level {
     Visit = 0,
     Monitoring = 1,
@@ -22,17 +19,28 @@ pub enum Level {
     Management = 3,
 }
 
-impl Level {
-    pub fn from_u8(v: u8) -> Option<Level> {
+/// A number that is not one of the four levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a level (0 visit, 1 monitoring, 2 configuration, 3 management)")]
+pub struct InvalidLevel(pub u8);
+
+/// The one place that says which numbers are levels; the configuration's
+/// `level` keys are read through it.
+impl TryFrom<u8> for Level {
+    type Error = InvalidLevel;
+
+    fn try_from(v: u8) -> Result<Level, InvalidLevel> {
         match v {
-            0 => Some(Level::Visit),
-            1 => Some(Level::Monitoring),
-            2 => Some(Level::Configuration),
-            3 => Some(Level::Management),
-            _ => None,
+            0 => Ok(Level::Visit),
+            1 => Ok(Level::Monitoring),
+            2 => Ok(Level::Configuration),
+            3 => Ok(Level::Management),
+            _ => Err(InvalidLevel(v)),
         }
     }
+}
 
+impl Level {
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Visit => "visit",
@@ -43,12 +51,37 @@ impl Level {
     }
 }
 
+/// A password hash could not be made or is not a PHC string.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct HashError(argon2::password_hash::Error);
+
+/// A user. Public keys are kept as their SSH wire encoding (RFC 4253 §6.6,
+/// the base64 field of an `authorized_keys` line, decoded): comparing those
+/// bytes is comparing the keys, and no SSH library type leaves `ssh/`.
 #[derive(Debug, Clone)]
 pub struct User {
     pub name: String,
     pub level: Level,
     password_hash: Option<String>,
-    keys: Vec<PublicKey>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl User {
+    /// `password_hash` must be a PHC string ([`check_password_hash`]).
+    pub fn new(
+        name: impl Into<String>,
+        level: Level,
+        password_hash: Option<String>,
+        keys: Vec<Vec<u8>>,
+    ) -> User {
+        User {
+            name: name.into(),
+            level,
+            password_hash,
+            keys,
+        }
+    }
 }
 
 /// The user database, fixed at start-up.
@@ -61,14 +94,19 @@ pub struct Users {
 /// the same time as "wrong password" and does not reveal which names exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4gHl1w0pyyAXa+C3A6Y4x1R8m6kHT5M2m7l3qgU5eY8";
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
     rand::fill(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(HashError)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(HashError)
+}
+
+/// Whether `hash` is a PHC string the verifier can use.
+pub fn check_password_hash(hash: &str) -> Result<(), HashError> {
+    PasswordHash::new(hash).map(|_| ()).map_err(HashError)
 }
 
 fn verify(hash: &str, password: &str) -> bool {
@@ -81,51 +119,12 @@ fn verify(hash: &str, password: &str) -> bool {
 }
 
 impl Users {
-    pub fn from_config(users: &[UserConfig]) -> Result<Users, ConfigError> {
-        let mut out = HashMap::new();
-        for (i, u) in users.iter().enumerate() {
-            let level = Level::from_u8(u.level)
-                .ok_or_else(|| ConfigError::invalid(format!("users[{i}].level"), "must be 0..3"))?;
-            if let Some(h) = &u.password_hash {
-                PasswordHash::new(h).map_err(|e| {
-                    ConfigError::invalid(
-                        format!("users[{i}].password_hash"),
-                        format!(
-                            "not a PHC hash string ({e}); make one with `ncagent hash-password`"
-                        ),
-                    )
-                })?;
-            }
-            let mut keys = Vec::new();
-            for (k, line) in u.authorized_keys.iter().enumerate() {
-                let key = PublicKey::from_openssh(line).map_err(|e| {
-                    ConfigError::invalid(format!("users[{i}].authorized_keys[{k}]"), e.to_string())
-                })?;
-                keys.push(key);
-            }
-            out.insert(
-                u.name.clone(),
-                User {
-                    name: u.name.clone(),
-                    level,
-                    password_hash: u.password_hash.clone(),
-                    keys,
-                },
-            );
-        }
-        Ok(Users { users: out })
+    pub fn insert(&mut self, user: User) {
+        self.users.insert(user.name.clone(), user);
     }
 
     pub fn add(&mut self, name: &str, level: Level, password_hash: String) {
-        self.users.insert(
-            name.to_owned(),
-            User {
-                name: name.to_owned(),
-                level,
-                password_hash: Some(password_hash),
-                keys: Vec::new(),
-            },
-        );
+        self.insert(User::new(name, level, Some(password_hash), Vec::new()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,10 +145,11 @@ impl Users {
         }
     }
 
-    pub fn check_key(&self, name: &str, key: &PublicKey) -> Option<&User> {
+    /// The user, if `key` (SSH wire encoding) is one of its authorized keys.
+    pub fn check_key(&self, name: &str, key: &[u8]) -> Option<&User> {
         self.users
             .get(name)
-            .filter(|u| u.keys.iter().any(|k| k.key_data() == key.key_data()))
+            .filter(|u| u.keys.iter().any(|k| k.as_slice() == key))
     }
 }
 
@@ -220,8 +220,22 @@ pub fn required_level(op: &str) -> Level {
     }
 }
 
-/// SPEC §7: a denial answers `access-denied` (RFC 6241 App. A, type protocol).
-pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), RpcError> {
+/// An operation refused to a user whose level is too low (SPEC §7). The
+/// NETCONF layer maps it once to `access-denied` (RFC 6241 Appendix A).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "user \"{user}\" has level {} ({}); \"{op}\" needs level {} ({})",
+    *.have as u8, .have.as_str(), *.need as u8, .need.as_str()
+)]
+pub struct Denied {
+    pub user: String,
+    pub op: String,
+    pub have: Level,
+    pub need: Level,
+}
+
+/// Decides whether `user` at `level` may run `op`; a denial is logged.
+pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), Denied> {
     let need = required_level(op);
     if level >= need {
         return Ok(());
@@ -233,15 +247,12 @@ pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), RpcError> {
         need = need as u8,
         "access denied"
     );
-    Err(
-        RpcError::new(ErrorType::Protocol, ErrorTag::AccessDenied).with_message(format!(
-            "user \"{user}\" has level {} ({}); \"{op}\" needs level {} ({})",
-            level as u8,
-            level.as_str(),
-            need as u8,
-            need.as_str()
-        )),
-    )
+    Err(Denied {
+        user: user.to_owned(),
+        op: op.to_owned(),
+        have: level,
+        need,
+    })
 }
 
 #[cfg(test)]
@@ -261,10 +272,31 @@ mod tests {
     }
 
     #[test]
+    fn level_numbers() {
+        assert_eq!(Level::try_from(2), Ok(Level::Configuration));
+        assert_eq!(Level::try_from(4), Err(InvalidLevel(4)));
+        assert!(check_password_hash(DUMMY_HASH).is_ok());
+        assert!(check_password_hash("plain").is_err());
+    }
+
+    #[test]
+    fn keys_compare_by_wire_encoding() {
+        let mut users = Users::default();
+        users.insert(User::new("k", Level::Visit, None, vec![vec![1, 2, 3]]));
+        assert!(users.check_key("k", &[1, 2, 3]).is_some());
+        assert!(users.check_key("k", &[1, 2]).is_none());
+        assert!(users.check_key("other", &[1, 2, 3]).is_none());
+    }
+
+    #[test]
     fn levels() {
         assert!(authorize("u", Level::Monitoring, "get").is_ok());
         let e = authorize("u", Level::Monitoring, "refresh-bgp-vpn-target").unwrap_err();
-        assert_eq!(e.tag, ErrorTag::AccessDenied);
+        assert_eq!((e.have, e.need), (Level::Monitoring, Level::Configuration));
+        assert_eq!(
+            e.to_string(),
+            "user \"u\" has level 1 (monitoring); \"refresh-bgp-vpn-target\" needs level 2 (configuration)"
+        );
         assert!(authorize("u", Level::Configuration, "refresh-bgp-vpn-target").is_ok());
     }
 

@@ -139,8 +139,9 @@ pub struct UserConfig {
     /// OpenSSH public keys (`ssh-ed25519 AAAA… comment`).
     #[serde(default)]
     pub authorized_keys: Vec<String>,
-    /// 0 visit, 1 monitoring, 2 configuration, 3 management.
-    pub level: u8,
+    /// 0 visit, 1 monitoring, 2 configuration, 3 management (read through
+    /// `Level`'s one check).
+    pub level: Level,
 }
 
 impl Config {
@@ -243,14 +244,15 @@ impl Config {
                     format!("user \"{}\" is listed twice", u.name),
                 ));
             }
-            if Level::from_u8(u.level).is_none() {
-                return Err(ConfigError::invalid(
-                    format!("{key}.level"),
-                    format!(
-                        "{} is not a level (0 visit, 1 monitoring, 2 configuration, 3 management)",
-                        u.level
-                    ),
-                ));
+            if let Some(h) = &u.password_hash {
+                crate::auth::check_password_hash(h).map_err(|e| {
+                    ConfigError::invalid(
+                        format!("{key}.password_hash"),
+                        format!(
+                            "not a PHC hash string ({e}); make one with `ncagent hash-password`"
+                        ),
+                    )
+                })?;
             }
             if u.password_hash.is_none() && u.authorized_keys.is_empty() {
                 return Err(ConfigError::invalid(
@@ -277,9 +279,20 @@ mod tests {
         assert!(e.to_string().contains("limits.max_sessions"), "{e}");
         let e = Config::from_toml("[server]\nlisten = \"nope\"\n").unwrap_err();
         assert!(e.to_string().contains("listen"), "{e}");
+        // The level is read through `Level`'s one check; TOML's error shows
+        // the line, the key and the value.
         let e = Config::from_toml("[[users]]\nname = \"a\"\nlevel = 7\npassword_hash = \"x\"\n")
             .unwrap_err();
-        assert!(e.to_string().contains("users[0].level"), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("line 3")
+                && text.contains("level = 7")
+                && text.contains("7 is not a level"),
+            "{e}"
+        );
+        let e = Config::from_toml("[[users]]\nname = \"a\"\nlevel = 1\npassword_hash = \"x\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("users[0].password_hash"), "{e}");
         let e = Config::from_toml("bogus = 1\n").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = Config::from_toml("[device]\nmodel = \"CE9999\"\n").unwrap_err();

@@ -1,8 +1,8 @@
 //! ncagent: a NETCONF/YANG agent that performs BGP VPN-Target soft resets.
 //!
 //! Data flows one way: `ssh` -> `netconf` (framing, message, session, ops)
-//! -> `schema` (libyang validation) -> `auth` -> `northbound` (RPC handlers)
-//! -> `bgp` (the embedded BGP speaker).
+//! -> `auth` (access on the operation) -> `schema` (libyang validation)
+//! -> `northbound` (RPC handlers) -> `bgp` (the embedded BGP speaker).
 
 pub mod agent;
 pub mod auth;

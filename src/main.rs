@@ -1,10 +1,10 @@
 //! ncagent: command line, logging, signals. Everything else is in the library.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use ncagent::config::Config;
 
 #[derive(Parser)]
@@ -14,10 +14,26 @@ use ncagent::config::Config;
 )]
 struct Cli {
     /// The TOML configuration file (without one, the embedded default).
-    #[arg(long, short)]
+    /// Global, so that it may follow the subcommand too
+    /// (`ncagent check-config --config FILE`, as the documentation writes it).
+    #[arg(long, short, global = true)]
     config: Option<PathBuf>,
+    /// Log line format on standard error: `text` (coloured only when standard
+    /// error is a terminal) or `json` (one object per line, for log
+    /// collectors). Default: $NCAGENT_LOG_FORMAT, else text.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Environment variable read when `--log-format` is not given.
+const LOG_FORMAT_ENV: &str = "NCAGENT_LOG_FORMAT";
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -29,14 +45,22 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run() {
+    let cli = Cli::parse();
+    let format = match cli.log_format {
+        Some(f) => f,
+        None => match std::env::var(LOG_FORMAT_ENV) {
+            Ok(v) if !v.is_empty() => match LogFormat::from_str(&v, true) {
+                Ok(f) => f,
+                Err(_) => {
+                    eprintln!("ncagent: {LOG_FORMAT_ENV}={v:?}: expected text or json");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            _ => LogFormat::Text,
+        },
+    };
+    init_logging(format);
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ncagent: {e:#}");
@@ -45,8 +69,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // Colour escapes only for a terminal: a file or a pipe (journald,
+        // `scripts/run > log`) gets plain text. NO_COLOR (no-color.org) wins.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+        // One JSON object per line, span fields included, never coloured.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::HashPassword) = cli.command {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -54,7 +98,7 @@ fn run() -> anyhow::Result<()> {
         anyhow::ensure!(!pw.is_empty(), "empty password");
         println!(
             "{}",
-            ncagent::auth::hash_password(pw).map_err(anyhow::Error::msg)?
+            ncagent::auth::hash_password(pw).context("cannot hash the password")?
         );
         return Ok(());
     }
@@ -69,9 +113,11 @@ fn run() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     rt.block_on(async {
+        // The handler is in place before anyone can learn that we listen, so
+        // a SIGTERM sent right after start-up still shuts down cleanly.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let running = ncagent::agent::start(config).await?;
         println!("ncagent listening on {}", running.local_addr);
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),

@@ -4,12 +4,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use ncagent::netconf::error::{ErrorTag, ErrorType};
+use ncagent::netconf::error::{ErrorTag, ErrorType, RpcError};
 use ncagent::schema::{
     DeviceProfile, MODULE_NAME, MODULE_NAMESPACE, Schema, SchemaError, ValidatedRpc,
+    ValidationError,
 };
 
 const BASE: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
+
+/// The refusal as the client sees it (the one mapping, in northbound).
+fn wire(e: &ValidationError) -> RpcError {
+    RpcError::from(e.clone())
+}
 
 fn load(model: &str, mode: Option<&str>) -> Schema {
     Schema::load(DeviceProfile::lookup(model, mode).expect("profile")).expect("schema")
@@ -26,8 +32,8 @@ fn nul_byte_is_refused_before_libyang() {
     let s = load("CE8855", None);
     let mut bytes = request("<group>a\0b</group><direction>import</direction>").into_bytes();
     let e = s.validate_rpc(&bytes).expect_err("NUL refused");
-    assert_eq!(e.tag, ErrorTag::MalformedMessage);
-    assert_eq!(e.error_type, ErrorType::Rpc);
+    assert_eq!(wire(&e).tag(), ErrorTag::MalformedMessage);
+    assert_eq!(wire(&e).error_type(), ErrorType::Rpc);
     bytes.push(0);
     assert!(s.validate_rpc(&bytes).is_err());
     assert!(s.validate_state_xml("<a>\0</a>").is_err());
@@ -40,9 +46,10 @@ fn deep_nesting_is_refused_without_stack_overflow() {
     let close = "</a>".repeat(100_000);
     let xml = request(&format!("{open}{close}<all/><direction>import</direction>"));
     let e = s.validate_rpc(xml.as_bytes()).expect_err("too deep");
-    assert_eq!(e.tag, ErrorTag::TooBig);
+    assert_eq!(wire(&e).tag(), ErrorTag::TooBig);
     assert!(
-        e.message
+        wire(&e)
+            .message
             .is_some_and(|m| m.contains("nested deeper than 64"))
     );
     // Unclosed, as a hostile client would send it.
@@ -115,14 +122,14 @@ fn the_feature_error_names_model_and_mode() {
                 .as_bytes(),
         )
         .expect_err("no feature");
-    assert_eq!(e.tag, ErrorTag::UnknownElement);
-    assert_eq!(e.error_type, ErrorType::Application);
+    assert_eq!(wire(&e).tag(), ErrorTag::UnknownElement);
+    assert_eq!(wire(&e).error_type(), ErrorType::Application);
     assert_eq!(
-        e.info,
+        wire(&e).info,
         vec![("bad-element".to_owned(), "ipv4-address".to_owned())]
     );
     assert_eq!(
-        e.message.as_deref(),
+        wire(&e).message.as_deref(),
         Some(
             "ipv4-address is not supported on CE6885-LL (low-latency forwarding mode): \
              the device model lacks feature ipv4-peer-selector"
@@ -198,7 +205,11 @@ fn get_schema_serves_module_text() {
         (MODULE_NAME, None, Some("yin")),
     ] {
         let e = s.get_schema(id, ver, fmt).expect_err("refused");
-        assert_eq!(e.tag, ErrorTag::InvalidValue, "{id} {ver:?} {fmt:?}");
+        assert_eq!(
+            wire(&e).tag(),
+            ErrorTag::InvalidValue,
+            "{id} {ver:?} {fmt:?}"
+        );
     }
 }
 
@@ -312,9 +323,9 @@ fn concurrent_validation_from_many_threads() {
                     ));
                     let e = s.validate_rpc(bad.as_bytes()).expect_err("invalid");
                     // Each thread reads its own libyang error record.
-                    assert_eq!(e.tag, ErrorTag::InvalidValue);
+                    assert_eq!(wire(&e).tag(), ErrorTag::InvalidValue);
                     assert_eq!(
-                        e.path.as_deref(),
+                        wire(&e).path.as_deref(),
                         Some("/bvt:refresh-bgp-vpn-target/bvt:group")
                     );
                 }

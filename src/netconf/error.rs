@@ -78,11 +78,72 @@ impl ErrorTag {
     }
 }
 
-/// One `<rpc-error>`. Build with [`RpcError::new`] and the `with_*` methods.
+/// The layers RFC 6241 Appendix A allows for tags that only the protocol or
+/// the application may report (e.g. `invalid-value`, `missing-element`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtoOrApp {
+    Protocol,
+    Application,
+}
+
+/// The layers RFC 6241 Appendix A allows for `missing-attribute`,
+/// `bad-attribute`, `unknown-attribute` and `operation-failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcProtoOrApp {
+    Rpc,
+    Protocol,
+    Application,
+}
+
+/// Every layer: RFC 6241 Appendix A allows all four for `too-big` and
+/// `resource-denied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyLayer {
+    Transport,
+    Rpc,
+    Protocol,
+    Application,
+}
+
+impl From<ProtoOrApp> for ErrorType {
+    fn from(l: ProtoOrApp) -> Self {
+        match l {
+            ProtoOrApp::Protocol => ErrorType::Protocol,
+            ProtoOrApp::Application => ErrorType::Application,
+        }
+    }
+}
+
+impl From<RpcProtoOrApp> for ErrorType {
+    fn from(l: RpcProtoOrApp) -> Self {
+        match l {
+            RpcProtoOrApp::Rpc => ErrorType::Rpc,
+            RpcProtoOrApp::Protocol => ErrorType::Protocol,
+            RpcProtoOrApp::Application => ErrorType::Application,
+        }
+    }
+}
+
+impl From<AnyLayer> for ErrorType {
+    fn from(l: AnyLayer) -> Self {
+        match l {
+            AnyLayer::Transport => ErrorType::Transport,
+            AnyLayer::Rpc => ErrorType::Rpc,
+            AnyLayer::Protocol => ErrorType::Protocol,
+            AnyLayer::Application => ErrorType::Application,
+        }
+    }
+}
+
+/// One `<rpc-error>`. Built only through the per-tag constructors
+/// ([`RpcError::invalid_value`], [`RpcError::malformed_message`], …), each of
+/// which takes only the error-types RFC 6241 Appendix A allows for its tag,
+/// so that a pair outside the appendix cannot be built; then the `with_*`
+/// methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
-    pub error_type: ErrorType,
-    pub tag: ErrorTag,
+    error_type: ErrorType,
+    tag: ErrorTag,
     /// RFC 6241 §4.3: "error" or "warning"; this agent only reports errors.
     pub app_tag: Option<String>,
     /// An XPath to the offending node, e.g. `/bvt:refresh-bgp-vpn-target/bvt:group`.
@@ -96,9 +157,9 @@ pub struct RpcError {
 }
 
 impl RpcError {
-    pub fn new(error_type: ErrorType, tag: ErrorTag) -> Self {
+    fn new(error_type: impl Into<ErrorType>, tag: ErrorTag) -> Self {
         RpcError {
-            error_type,
+            error_type: error_type.into(),
             tag,
             app_tag: None,
             path: None,
@@ -106,6 +167,93 @@ impl RpcError {
             message: None,
             info: Vec::new(),
         }
+    }
+
+    // One constructor per RFC 6241 Appendix A tag, with its allowed layers.
+
+    /// `in-use`: protocol, application.
+    pub fn in_use(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::InUse)
+    }
+    /// `invalid-value`: protocol, application.
+    pub fn invalid_value(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::InvalidValue)
+    }
+    /// `too-big`: transport, rpc, protocol, application.
+    pub fn too_big(layer: AnyLayer) -> Self {
+        Self::new(layer, ErrorTag::TooBig)
+    }
+    /// `missing-attribute`: rpc, protocol, application.
+    pub fn missing_attribute(layer: RpcProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::MissingAttribute)
+    }
+    /// `bad-attribute`: rpc, protocol, application.
+    pub fn bad_attribute(layer: RpcProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::BadAttribute)
+    }
+    /// `unknown-attribute`: rpc, protocol, application.
+    pub fn unknown_attribute(layer: RpcProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::UnknownAttribute)
+    }
+    /// `missing-element`: protocol, application.
+    pub fn missing_element(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::MissingElement)
+    }
+    /// `bad-element`: protocol, application.
+    pub fn bad_element(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::BadElement)
+    }
+    /// `unknown-element`: protocol, application.
+    pub fn unknown_element(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::UnknownElement)
+    }
+    /// `unknown-namespace`: protocol, application.
+    pub fn unknown_namespace(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::UnknownNamespace)
+    }
+    /// `access-denied`: protocol, application.
+    pub fn access_denied(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::AccessDenied)
+    }
+    /// `lock-denied`: protocol only.
+    pub fn lock_denied() -> Self {
+        Self::new(ErrorType::Protocol, ErrorTag::LockDenied)
+    }
+    /// `resource-denied`: transport, rpc, protocol, application.
+    pub fn resource_denied(layer: AnyLayer) -> Self {
+        Self::new(layer, ErrorTag::ResourceDenied)
+    }
+    /// `rollback-failed`: protocol, application.
+    pub fn rollback_failed(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::RollbackFailed)
+    }
+    /// `data-exists`: application only.
+    pub fn data_exists() -> Self {
+        Self::new(ErrorType::Application, ErrorTag::DataExists)
+    }
+    /// `data-missing`: application only.
+    pub fn data_missing() -> Self {
+        Self::new(ErrorType::Application, ErrorTag::DataMissing)
+    }
+    /// `operation-not-supported`: protocol, application.
+    pub fn operation_not_supported(layer: ProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::OperationNotSupported)
+    }
+    /// `operation-failed`: rpc, protocol, application.
+    pub fn operation_failed(layer: RpcProtoOrApp) -> Self {
+        Self::new(layer, ErrorTag::OperationFailed)
+    }
+    /// `malformed-message`: rpc only (RFC 6241 Appendix A; new in base:1.1).
+    pub fn malformed_message() -> Self {
+        Self::new(ErrorType::Rpc, ErrorTag::MalformedMessage)
+    }
+
+    pub fn error_type(&self) -> ErrorType {
+        self.error_type
+    }
+
+    pub fn tag(&self) -> ErrorTag {
+        self.tag
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
@@ -138,19 +286,17 @@ impl RpcError {
         self.with_info("bad-element", element)
     }
 
-    /// `operation-not-supported` for an operation this agent does not implement.
-    pub fn operation_not_supported(op: &str) -> Self {
-        RpcError::new(ErrorType::Protocol, ErrorTag::OperationNotSupported)
+    /// SPEC §6 "unknown operation": `operation-not-supported` (protocol),
+    /// naming the operation in `bad-element`.
+    pub fn unsupported_operation(op: &str) -> Self {
+        RpcError::operation_not_supported(ProtoOrApp::Protocol)
             .with_message(format!("operation \"{op}\" is not supported"))
             .with_bad_element(op)
     }
 
-    pub fn malformed(message: impl Into<String>) -> Self {
-        RpcError::new(ErrorType::Rpc, ErrorTag::MalformedMessage).with_message(message)
-    }
-
-    pub fn operation_failed(message: impl Into<String>) -> Self {
-        RpcError::new(ErrorType::Application, ErrorTag::OperationFailed).with_message(message)
+    /// An application failure described only by its message.
+    pub fn application_failure(message: impl Into<String>) -> Self {
+        RpcError::operation_failed(RpcProtoOrApp::Application).with_message(message)
     }
 
     /// Writes this error as an `<rpc-error>` element in the base namespace
@@ -191,6 +337,14 @@ impl RpcError {
         let mut s = String::new();
         self.write_xml(&mut s);
         s
+    }
+}
+
+/// SPEC §7: a denial answers `access-denied`, type protocol (RFC 6241
+/// Appendix A), with the levels in the message.
+impl From<crate::auth::Denied> for RpcError {
+    fn from(d: crate::auth::Denied) -> Self {
+        RpcError::access_denied(ProtoOrApp::Protocol).with_message(d.to_string())
     }
 }
 
@@ -238,7 +392,7 @@ mod tests {
 
     #[test]
     fn writes_every_field_in_order() {
-        let e = RpcError::new(ErrorType::Application, ErrorTag::UnknownElement)
+        let e = RpcError::unknown_element(ProtoOrApp::Application)
             .with_app_tag("x")
             .with_path("/p:a")
             .with_path_ns("p", "urn:p")
@@ -252,5 +406,118 @@ mod tests {
              <error-message xml:lang=\"en\">a &lt; b</error-message>\
              <error-info><bad-element>a</bad-element></error-info></rpc-error>"
         );
+    }
+
+    /// RFC 6241 Appendix A, tag by tag: the error-types allowed.
+    fn appendix_a(tag: ErrorTag) -> &'static [ErrorType] {
+        use ErrorType::*;
+        match tag {
+            ErrorTag::InUse
+            | ErrorTag::InvalidValue
+            | ErrorTag::MissingElement
+            | ErrorTag::BadElement
+            | ErrorTag::UnknownElement
+            | ErrorTag::UnknownNamespace
+            | ErrorTag::AccessDenied
+            | ErrorTag::RollbackFailed
+            | ErrorTag::OperationNotSupported => &[Protocol, Application],
+            ErrorTag::TooBig | ErrorTag::ResourceDenied => &[Transport, Rpc, Protocol, Application],
+            ErrorTag::MissingAttribute
+            | ErrorTag::BadAttribute
+            | ErrorTag::UnknownAttribute
+            | ErrorTag::OperationFailed => &[Rpc, Protocol, Application],
+            ErrorTag::LockDenied => &[Protocol],
+            ErrorTag::DataExists | ErrorTag::DataMissing => &[Application],
+            ErrorTag::MalformedMessage => &[Rpc],
+        }
+    }
+
+    /// Issue #9 item 9: every constructor, with every layer it accepts,
+    /// builds a pair RFC 6241 Appendix A allows, and every allowed pair can
+    /// be built.
+    #[test]
+    fn constructors_build_only_appendix_a_pairs() {
+        let pa = [ProtoOrApp::Protocol, ProtoOrApp::Application];
+        let rpa = [
+            RpcProtoOrApp::Rpc,
+            RpcProtoOrApp::Protocol,
+            RpcProtoOrApp::Application,
+        ];
+        let any = [
+            AnyLayer::Transport,
+            AnyLayer::Rpc,
+            AnyLayer::Protocol,
+            AnyLayer::Application,
+        ];
+        let mut built: Vec<RpcError> = Vec::new();
+        for l in pa {
+            built.extend([
+                RpcError::in_use(l),
+                RpcError::invalid_value(l),
+                RpcError::missing_element(l),
+                RpcError::bad_element(l),
+                RpcError::unknown_element(l),
+                RpcError::unknown_namespace(l),
+                RpcError::access_denied(l),
+                RpcError::rollback_failed(l),
+                RpcError::operation_not_supported(l),
+            ]);
+        }
+        for l in rpa {
+            built.extend([
+                RpcError::missing_attribute(l),
+                RpcError::bad_attribute(l),
+                RpcError::unknown_attribute(l),
+                RpcError::operation_failed(l),
+            ]);
+        }
+        for l in any {
+            built.extend([RpcError::too_big(l), RpcError::resource_denied(l)]);
+        }
+        built.extend([
+            RpcError::lock_denied(),
+            RpcError::data_exists(),
+            RpcError::data_missing(),
+            RpcError::malformed_message(),
+            RpcError::unsupported_operation("x"),
+            RpcError::application_failure("x"),
+        ]);
+        for e in &built {
+            assert!(
+                appendix_a(e.tag()).contains(&e.error_type()),
+                "{} with {}",
+                e.tag().as_str(),
+                e.error_type().as_str()
+            );
+        }
+        let pairs: std::collections::HashSet<(&str, &str)> = built
+            .iter()
+            .map(|e| (e.tag().as_str(), e.error_type().as_str()))
+            .collect();
+        let allowed: usize = [
+            ErrorTag::InUse,
+            ErrorTag::InvalidValue,
+            ErrorTag::TooBig,
+            ErrorTag::MissingAttribute,
+            ErrorTag::BadAttribute,
+            ErrorTag::UnknownAttribute,
+            ErrorTag::MissingElement,
+            ErrorTag::BadElement,
+            ErrorTag::UnknownElement,
+            ErrorTag::UnknownNamespace,
+            ErrorTag::AccessDenied,
+            ErrorTag::LockDenied,
+            ErrorTag::ResourceDenied,
+            ErrorTag::RollbackFailed,
+            ErrorTag::DataExists,
+            ErrorTag::DataMissing,
+            ErrorTag::OperationNotSupported,
+            ErrorTag::OperationFailed,
+            ErrorTag::MalformedMessage,
+        ]
+        .iter()
+        .map(|t| appendix_a(*t).len())
+        .sum();
+        assert_eq!(pairs.len(), allowed);
     }
 }

@@ -12,7 +12,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
-use super::error::{BASE_NS, ErrorTag, ErrorType, Escaped, RpcError};
+use super::error::{BASE_NS, Escaped, ProtoOrApp, RpcError, RpcProtoOrApp};
 
 /// Deepest element nesting accepted in a NETCONF message.
 pub const MAX_DEPTH: usize = 128;
@@ -39,7 +39,7 @@ pub enum XmlError {
 
 impl From<XmlError> for RpcError {
     fn from(e: XmlError) -> Self {
-        RpcError::malformed(e.to_string())
+        RpcError::malformed_message().with_message(e.to_string())
     }
 }
 
@@ -328,12 +328,15 @@ pub fn parse_rpc(bytes: &[u8]) -> Result<Rpc, Box<RejectedRpc>> {
     let root = parse_document(bytes).map_err(|e| reject(Vec::new(), e.into()))?;
     if root.name != "rpc" || root.ns.as_deref() != Some(BASE_NS) {
         let err = if root.name == "rpc" {
-            RpcError::new(ErrorType::Rpc, ErrorTag::UnknownNamespace)
+            // RFC 6241 Appendix A: unknown-namespace is a protocol or
+            // application error; the envelope is the protocol's.
+            RpcError::unknown_namespace(ProtoOrApp::Protocol)
                 .with_message("<rpc> must be in the NETCONF base namespace")
                 .with_bad_element("rpc")
                 .with_info("bad-namespace", root.ns.clone().unwrap_or_default())
         } else {
-            RpcError::malformed(format!("expected <rpc>, got <{}>", root.name))
+            RpcError::malformed_message()
+                .with_message(format!("expected <rpc>, got <{}>", root.name))
         };
         return Err(reject(Vec::new(), err));
     }
@@ -346,7 +349,7 @@ pub fn parse_rpc(bytes: &[u8]) -> Result<Rpc, Box<RejectedRpc>> {
         .map(|a| a.value.clone());
     // RFC 6241 §4.1: message-id is mandatory; answer missing-attribute.
     if message_id.is_none() {
-        let err = RpcError::new(ErrorType::Rpc, ErrorTag::MissingAttribute)
+        let err = RpcError::missing_attribute(RpcProtoOrApp::Rpc)
             .with_message("<rpc> has no message-id attribute")
             .with_info("bad-attribute", "message-id")
             .with_bad_element("rpc");
@@ -354,13 +357,15 @@ pub fn parse_rpc(bytes: &[u8]) -> Result<Rpc, Box<RejectedRpc>> {
     }
     let mut children = children.into_iter();
     let Some(op) = children.next() else {
-        let err = RpcError::new(ErrorType::Rpc, ErrorTag::MissingElement)
+        // RFC 6241 Appendix A: missing-element and bad-element are protocol
+        // or application errors, never rpc.
+        let err = RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message("<rpc> contains no operation")
             .with_bad_element("rpc");
         return Err(reject(attrs, err));
     };
     if let Some(extra) = children.next() {
-        let err = RpcError::new(ErrorType::Rpc, ErrorTag::BadElement)
+        let err = RpcError::bad_element(ProtoOrApp::Protocol)
             .with_message("<rpc> contains more than one operation")
             .with_bad_element(extra.name);
         return Err(reject(attrs, err));
@@ -511,7 +516,10 @@ mod tests {
             br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" a="1"><get/></rpc>"#,
         )
         .unwrap_err();
-        assert_eq!(e.error.tag, ErrorTag::MissingAttribute);
+        assert_eq!(
+            e.error.tag(),
+            super::super::error::ErrorTag::MissingAttribute
+        );
         assert_eq!(e.attrs.len(), 2);
     }
 

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::error::{ErrorTag, ErrorType, RpcError};
+use super::error::{AnyLayer, RpcError};
 use super::framing::{Framing, FramingError, NetconfCodec};
 use super::message::{self, ReplyBody};
 use super::ops;
@@ -52,12 +52,12 @@ where
             EndReason::ClientClosed | EndReason::CloseSession => info!(?reason, "session ended"),
             _ => warn!(?reason, "session ended"),
         }
-        if matches!(
+        // RFC 6022 §2.1.5 dropped-sessions: sessions that ended without
+        // close-session (transport loss, timeouts, bad hello, framing lost);
+        // not kill-session, not our own shutdown (docs/decisions.md).
+        if !matches!(
             reason,
-            EndReason::HelloTimeout
-                | EndReason::IdleTimeout
-                | EndReason::Framing(_)
-                | EndReason::Io(_)
+            EndReason::CloseSession | EndReason::Killed | EndReason::Shutdown
         ) {
             state.stats.dropped_sessions.fetch_add(1, Ordering::Relaxed);
         }
@@ -153,10 +153,10 @@ where
                 // once, then close (RFC 6242 §4.2 / RFC 6241 §4.3).
                 let err = match e {
                     FramingError::MessageTooBig { .. } | FramingError::ChunkTooBig { .. } => {
-                        RpcError::new(ErrorType::Rpc, ErrorTag::TooBig).with_message(e.to_string())
+                        RpcError::too_big(AnyLayer::Rpc).with_message(e.to_string())
                     }
-                    _ => RpcError::new(ErrorType::Transport, ErrorTag::MalformedMessage)
-                        .with_message(e.to_string()),
+                    // RFC 6241 Appendix A: malformed-message is type rpc.
+                    _ => RpcError::malformed_message().with_message(e.to_string()),
                 };
                 state.stats.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
                 state.stats.out_rpc_errors.fetch_add(1, Ordering::Relaxed);
@@ -194,8 +194,6 @@ async fn handle_message(
     ctx: &RpcContext,
     bytes: &[u8],
 ) -> (String, bool) {
-    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
-    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
     let bad = |n: u64| {
         state.stats.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
         guard.counters.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
@@ -212,6 +210,10 @@ async fn handle_message(
             );
         }
     };
+    // RFC 6022 §2.1.5 in-rpcs: correct <rpc> messages only (the others
+    // are in-bad-rpcs).
+    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
+    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
     let message_id = rpc.message_id.as_deref().unwrap_or("");
     let span = info_span!("rpc", message_id, op = %rpc.op.name);
     let (body, end) = ops::dispatch(state, ctx, bytes, &rpc)

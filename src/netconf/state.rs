@@ -82,8 +82,9 @@ pub struct ServerState {
     pub shutdown: CancellationToken,
     next_id: AtomicU32,
     sessions: Mutex<BTreeMap<u32, SessionEntry>>,
-    /// Holder of the running-datastore lock (RFC 6241 §7.5).
-    running_lock: Mutex<Option<u32>>,
+    /// Holder of the running-datastore lock (RFC 6241 §7.5) and when it
+    /// was taken (RFC 6022 §2.1.2 `locked-time`).
+    running_lock: Mutex<Option<(u32, SystemTime)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -175,7 +176,7 @@ impl ServerState {
     fn remove_session(&self, id: u32) {
         lock(&self.sessions).remove(&id);
         let mut held = lock(&self.running_lock);
-        if *held == Some(id) {
+        if held.is_some_and(|(holder, _)| holder == id) {
             // RFC 6241 §7.5: a lock is released when its session ends.
             *held = None;
             tracing::info!(session_id = id, "running lock released at session end");
@@ -187,16 +188,17 @@ impl ServerState {
     }
 
     /// Ends another session (RFC 6241 §7.9): its operations stop, its locks go.
+    /// Not a dropped session (RFC 6022 §2.1.5 `dropped-sessions` counts
+    /// abnormal ends such as transport loss and timeouts, docs/decisions.md).
     pub fn kill_session(&self, id: u32) -> bool {
         let token = lock(&self.sessions).get(&id).map(|s| s.kill.clone());
         match token {
             Some(t) => {
                 t.cancel();
                 let mut held = lock(&self.running_lock);
-                if *held == Some(id) {
+                if held.is_some_and(|(holder, _)| holder == id) {
                     *held = None;
                 }
-                self.stats.dropped_sessions.fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -206,9 +208,9 @@ impl ServerState {
     pub fn lock_running(&self, id: u32) -> Result<(), LockError> {
         let mut held = lock(&self.running_lock);
         match *held {
-            Some(holder) => Err(LockError::HeldBy(holder)),
+            Some((holder, _)) => Err(LockError::HeldBy(holder)),
             None => {
-                *held = Some(id);
+                *held = Some((id, SystemTime::now()));
                 Ok(())
             }
         }
@@ -217,16 +219,21 @@ impl ServerState {
     pub fn unlock_running(&self, id: u32) -> Result<(), LockError> {
         let mut held = lock(&self.running_lock);
         match *held {
-            Some(holder) if holder == id => {
+            Some((holder, _)) if holder == id => {
                 *held = None;
                 Ok(())
             }
-            Some(holder) => Err(LockError::HeldBy(holder)),
+            Some((holder, _)) => Err(LockError::HeldBy(holder)),
             None => Err(LockError::NotHeld),
         }
     }
 
     pub fn running_lock_holder(&self) -> Option<u32> {
+        lock(&self.running_lock).map(|(holder, _)| holder)
+    }
+
+    /// The holder of the running lock and the time it took the lock.
+    pub fn running_lock_info(&self) -> Option<(u32, SystemTime)> {
         *lock(&self.running_lock)
     }
 

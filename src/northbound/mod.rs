@@ -2,6 +2,7 @@
 //! YANG RPCs with the schema, authorizes them, runs their handler (one file
 //! per RPC) and renders the engine's state as YANG data.
 
+mod errors;
 mod refresh_bgp_vpn_target;
 mod state;
 
@@ -50,14 +51,12 @@ impl Agent {
         })
     }
 
-    async fn run(&self, ctx: &RpcContext, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
-        // SPEC §1 pipeline: validation, then authorization, then the handler.
-        auth::authorize(&ctx.user.name, ctx.user.level, &rpc.name)?;
+    async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
         match rpc.name.as_str() {
             refresh_bgp_vpn_target::NAME => {
                 refresh_bgp_vpn_target::handle(&rpc, &self.bgp, self.rpc_timeout).await
             }
-            other => Err(RpcError::operation_not_supported(other)),
+            other => Err(RpcError::unsupported_operation(other)),
         }
     }
 }
@@ -75,11 +74,17 @@ impl Application for Agent {
         &'a self,
         ctx: &'a RpcContext,
         raw: &'a [u8],
-        _rpc: &'a Rpc,
+        rpc: &'a Rpc,
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
         Box::pin(async move {
+            // SPEC §7, RFC 8341 §3.4.4: access is decided on the operation
+            // before its parameters are validated, so that a user without
+            // the right learns nothing of the schema from its errors. The
+            // session routes here only operations `serves` names, so the
+            // element's name is the RPC's.
+            auth::authorize(&ctx.user.name, ctx.user.level, &rpc.op.name)?;
             let validated = self.schema.validate_rpc(raw)?;
-            self.run(ctx, validated).await
+            self.run(validated).await
         })
     }
 
@@ -100,7 +105,7 @@ impl Application for Agent {
         version: Option<&str>,
         format: Option<&str>,
     ) -> Result<String, RpcError> {
-        self.schema.get_schema(identifier, version, format)
+        Ok(self.schema.get_schema(identifier, version, format)?)
     }
 
     fn monitoring_schemas(&self) -> Option<String> {

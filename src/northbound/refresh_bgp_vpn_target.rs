@@ -2,13 +2,13 @@
 //! (STYLE §1: choices become enums at the edge), the engine runs it, and its
 //! errors become the rpc-errors of SPEC §6.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use tracing::{info, warn};
 
 use crate::bgp::{BgpHandle, Direction, PeerSelector, RefreshError};
-use crate::netconf::error::{ErrorTag, ErrorType, RpcError};
+use crate::netconf::error::{ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::ReplyBody;
 use crate::schema::{MODULE_NAMESPACE, ValidatedRpc};
 
@@ -19,8 +19,11 @@ fn leaf_path(leaf: &str) -> String {
     format!("/{PREFIX}:{NAME}/{PREFIX}:{leaf}")
 }
 
-fn app_error(tag: ErrorTag, leaf: Option<&str>) -> RpcError {
-    let mut e = RpcError::new(ErrorType::Application, tag);
+const APP: ProtoOrApp = ProtoOrApp::Application;
+
+/// Points an error at the input leaf the client sent (error-path and
+/// bad-element, RFC 6241 §4.3); `None` for the selectors without a value.
+fn at_leaf(mut e: RpcError, leaf: Option<&str>) -> RpcError {
     if let Some(leaf) = leaf {
         e = e
             .with_path(leaf_path(leaf))
@@ -36,7 +39,7 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
     let mut selector = None;
     let mut direction = None;
     let invalid = |leaf: &str, value: &str| {
-        app_error(ErrorTag::InvalidValue, Some(leaf))
+        at_leaf(RpcError::invalid_value(APP), Some(leaf))
             .with_message(format!("\"{value}\" is not a valid {leaf}"))
     };
     for (leaf, value) in &rpc.leaves {
@@ -51,6 +54,18 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
             }
             "ipv6-address" => {
                 let a: Ipv6Addr = value.parse().map_err(|_| invalid(leaf, value))?;
+                // An IPv4-mapped address (RFC 4291 §2.5.5.2) names an IPv4
+                // node: through this leaf it would reach an IPv4 peer on a
+                // device whose model has no ipv4-peer-selector (SPEC §4).
+                // Refused on every model, whatever the engine does with it
+                // (docs/decisions.md).
+                if let Some(v4) = a.to_ipv4_mapped() {
+                    return Err(at_leaf(RpcError::invalid_value(APP), Some(leaf))
+                        .with_app_tag("ipv4-mapped-address")
+                        .with_message(format!(
+                            "{value} is an IPv4-mapped IPv6 address (of IPv4 node {v4}): ipv6-address selects IPv6 peers only"
+                        )));
+                }
                 selector = Some(PeerSelector::Ipv6(a));
             }
             "direction" => {
@@ -61,18 +76,19 @@ pub(super) fn request(rpc: &ValidatedRpc) -> Result<(PeerSelector, Direction), R
                 })
             }
             _ => {
-                return Err(app_error(ErrorTag::UnknownElement, Some(leaf))
+                return Err(at_leaf(RpcError::unknown_element(APP), Some(leaf))
                     .with_message(format!("unexpected input leaf {leaf}")));
             }
         }
     }
     let selector = selector.ok_or_else(|| {
-        app_error(ErrorTag::MissingElement, None)
+        RpcError::missing_element(APP)
             .with_app_tag("missing-choice")
             .with_message("one peer selector is required")
     })?;
     let direction = direction.ok_or_else(|| {
-        app_error(ErrorTag::MissingElement, Some("direction")).with_message("direction is required")
+        at_leaf(RpcError::missing_element(APP), Some("direction"))
+            .with_message("direction is required")
     })?;
     Ok((selector, direction))
 }
@@ -87,30 +103,22 @@ fn selector_leaf(s: &PeerSelector) -> Option<&'static str> {
     }
 }
 
-fn address_leaf(a: IpAddr) -> &'static str {
-    if a.is_ipv4() {
-        "ipv4-address"
-    } else {
-        "ipv6-address"
-    }
-}
-
-/// SPEC §6: one mapping from engine errors to rpc-errors.
+/// SPEC §6: one mapping from engine errors to rpc-errors. error-path and
+/// bad-element name the leaf the client sent (RFC 6241 §4.3), never one
+/// derived from the address the engine reports, which may be of another
+/// family than the selector (and of a leaf this device model lacks).
 fn to_rpc_error(e: &RefreshError, selector: &PeerSelector) -> RpcError {
-    let (tag, leaf) = match e {
-        RefreshError::PeerNotFound(a) => (ErrorTag::InvalidValue, Some(address_leaf(*a))),
-        RefreshError::GroupNotFound(_) => (ErrorTag::InvalidValue, Some("group")),
-        RefreshError::PeerNotEstablished(a) | RefreshError::FamilyNotEnabled(a) => {
-            (ErrorTag::OperationFailed, Some(address_leaf(*a)))
+    let err = match e {
+        RefreshError::PeerNotFound(_) | RefreshError::GroupNotFound(_) => {
+            RpcError::invalid_value(APP)
         }
-        RefreshError::RouteRefreshNotNegotiated(a) => {
-            (ErrorTag::OperationNotSupported, Some(address_leaf(*a)))
-        }
-        RefreshError::Timeout | RefreshError::EngineStopped => {
-            (ErrorTag::OperationFailed, selector_leaf(selector))
-        }
+        RefreshError::PeerNotEstablished(_)
+        | RefreshError::FamilyNotEnabled(_)
+        | RefreshError::Timeout
+        | RefreshError::EngineStopped => RpcError::operation_failed(RpcProtoOrApp::Application),
+        RefreshError::RouteRefreshNotNegotiated(_) => RpcError::operation_not_supported(APP),
     };
-    app_error(tag, leaf)
+    at_leaf(err, selector_leaf(selector))
         .with_app_tag(e.app_tag())
         .with_message(e.to_string())
 }
@@ -151,6 +159,8 @@ pub(super) async fn handle(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::netconf::error::{ErrorTag, ErrorType};
+    use std::net::IpAddr;
 
     fn rpc(leaves: &[(&str, &str)]) -> ValidatedRpc {
         ValidatedRpc {
@@ -204,7 +214,7 @@ mod tests {
             assert_eq!(request(&rpc(leaves)).unwrap(), (sel.clone(), *dir));
         }
         assert_eq!(
-            request(&rpc(&[("all", "")])).unwrap_err().tag,
+            request(&rpc(&[("all", "")])).unwrap_err().tag(),
             ErrorTag::MissingElement
         );
     }
@@ -215,7 +225,7 @@ mod tests {
         let sel = PeerSelector::Ipv4("10.0.0.1".parse().unwrap());
         let e = to_rpc_error(&RefreshError::PeerNotFound(a), &sel);
         assert_eq!(
-            (e.error_type, e.tag, e.app_tag.as_deref()),
+            (e.error_type(), e.tag(), e.app_tag.as_deref()),
             (
                 ErrorType::Application,
                 ErrorTag::InvalidValue,
@@ -228,7 +238,7 @@ mod tests {
         );
         let e = to_rpc_error(&RefreshError::RouteRefreshNotNegotiated(a), &sel);
         assert_eq!(
-            (e.tag, e.app_tag.as_deref()),
+            (e.tag(), e.app_tag.as_deref()),
             (
                 ErrorTag::OperationNotSupported,
                 Some("route-refresh-not-negotiated")
@@ -244,8 +254,67 @@ mod tests {
         );
         let e = to_rpc_error(&RefreshError::Timeout, &PeerSelector::All);
         assert_eq!(
-            (e.tag, e.app_tag.as_deref(), e.path),
+            (e.tag(), e.app_tag.as_deref(), e.path),
             (ErrorTag::OperationFailed, Some("timeout"), None)
         );
+    }
+
+    /// Issue #9 item 1, SPEC §4: an IPv4-mapped address (RFC 4291
+    /// §2.5.5.2) in ipv6-address never becomes an IPv4 selector; it is
+    /// refused with invalid-value at the leaf that was sent.
+    #[test]
+    fn ipv4_mapped_address_is_refused_at_the_leaf_sent() {
+        for v in ["::ffff:10.0.0.1", "::ffff:a00:1", "0:0:0:0:0:ffff:10.0.0.1"] {
+            let e = request(&rpc(&[("ipv6-address", v), ("direction", "import")])).unwrap_err();
+            assert_eq!(
+                (e.error_type(), e.tag(), e.app_tag.as_deref()),
+                (
+                    ErrorType::Application,
+                    ErrorTag::InvalidValue,
+                    Some("ipv4-mapped-address")
+                ),
+                "{v}"
+            );
+            assert_eq!(
+                e.path.as_deref(),
+                Some("/bvt:refresh-bgp-vpn-target/bvt:ipv6-address")
+            );
+            assert_eq!(e.info, vec![("bad-element".into(), "ipv6-address".into())]);
+        }
+        // Other IPv6 addresses, IPv4-compatible ones included (they are no
+        // IPv4 node's address), stay IPv6 selectors.
+        for v in [
+            "::1",
+            "2001:db8::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            let (sel, _) = request(&rpc(&[("ipv6-address", v), ("direction", "import")])).unwrap();
+            assert_eq!(sel, PeerSelector::Ipv6(v.parse().unwrap()));
+        }
+    }
+
+    /// Issue #9 item 1, RFC 6241 §4.3: error-path names the leaf the client
+    /// sent, even when the engine reports an address of the other family.
+    #[test]
+    fn error_path_names_the_selector_sent() {
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6 = PeerSelector::Ipv6("2001:db8::1".parse().unwrap());
+        for err in [
+            RefreshError::PeerNotFound(v4),
+            RefreshError::PeerNotEstablished(v4),
+            RefreshError::FamilyNotEnabled(v4),
+            RefreshError::RouteRefreshNotNegotiated(v4),
+        ] {
+            let e = to_rpc_error(&err, &v6);
+            assert_eq!(
+                e.path.as_deref(),
+                Some("/bvt:refresh-bgp-vpn-target/bvt:ipv6-address"),
+                "{err:?}"
+            );
+            assert_eq!(e.info, vec![("bad-element".into(), "ipv6-address".into())]);
+        }
+        let e = to_rpc_error(&RefreshError::PeerNotEstablished(v4), &PeerSelector::All);
+        assert_eq!((e.path, e.info), (None, vec![]));
     }
 }

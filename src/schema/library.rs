@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use yang5::schema::{SchemaModule, SchemaOutputFormat, SchemaPrinterFlags};
 
+use super::error::{Problem, ValidationError};
+use super::xml_escape::Escaped;
 use super::{MODULES, Schema, ffi_shim};
-use crate::netconf::error::{ErrorTag, ErrorType, Escaped, RpcError};
 
 const NCM_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring";
 const YANG_LIBRARY_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-yang-library";
@@ -76,10 +77,6 @@ pub(super) fn module_set_id(schema: &Schema) -> String {
     format!("{h:016x}")
 }
 
-fn get_schema_error(tag: ErrorTag, message: String) -> RpcError {
-    RpcError::new(ErrorType::Application, tag).with_message(message)
-}
-
 /// RFC 6022 §3.1: "If the requested schema does not exist, the <error-tag>
 /// is 'invalid-value'"; "If more than one schema matches the requested
 /// parameters, the <error-tag> is 'operation-failed', and <error-app-tag> is
@@ -89,13 +86,13 @@ pub(super) fn get_schema(
     identifier: &str,
     version: Option<&str>,
     format: Option<&str>,
-) -> Result<String, RpcError> {
+) -> Result<String, ValidationError> {
     // format is an identityref (ncm:yang); accept it with any prefix.
     if let Some(f) = format {
         let local = f.rsplit(':').next().unwrap_or(f).trim();
         if local != "yang" {
-            return Err(get_schema_error(
-                ErrorTag::InvalidValue,
+            return Err(ValidationError::new(
+                Problem::InvalidValue,
                 format!("schema format {f} is not served; only yang is"),
             )
             .with_bad_element("format"));
@@ -108,8 +105,8 @@ pub(super) fn get_schema(
         .filter(|m| version.is_none() || m.revision() == version)
         .collect();
     match matches.as_slice() {
-        [] => Err(get_schema_error(
-            ErrorTag::InvalidValue,
+        [] => Err(ValidationError::new(
+            Problem::InvalidValue,
             match version {
                 Some(v) => format!("no schema {identifier} with version {v}"),
                 None => format!("no schema {identifier}"),
@@ -117,8 +114,8 @@ pub(super) fn get_schema(
         )
         .with_bad_element("identifier")),
         [m] => module_text(m),
-        _ => Err(get_schema_error(
-            ErrorTag::OperationFailed,
+        _ => Err(ValidationError::new(
+            Problem::Failed,
             format!("more than one version of {identifier}: give the version"),
         )
         .with_app_tag("data-not-unique")),
@@ -127,7 +124,7 @@ pub(super) fn get_schema(
 
 /// Our embedded modules verbatim (comments and layout kept); the modules
 /// libyang brings are printed from the context.
-fn module_text(m: &SchemaModule<'_>) -> Result<String, RpcError> {
+fn module_text(m: &SchemaModule<'_>) -> Result<String, ValidationError> {
     if let Some(e) = MODULES
         .iter()
         .find(|e| e.name == m.name() && Some(e.revision) == m.revision())
@@ -135,7 +132,7 @@ fn module_text(m: &SchemaModule<'_>) -> Result<String, RpcError> {
         return Ok(e.text.to_owned());
     }
     m.print_string(SchemaOutputFormat::YANG, SchemaPrinterFlags::empty())
-        .map_err(|e| RpcError::operation_failed(format!("printing {}: {e}", m.name())))
+        .map_err(|e| ValidationError::new(Problem::Failed, format!("printing {}: {e}", m.name())))
 }
 
 /// `<schemas>` (RFC 6022 §2.1.3): every module get-schema serves, format

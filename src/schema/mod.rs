@@ -6,18 +6,20 @@
 //! each feature set needs its own context (RFC 7950 §7.20.1 `if-feature`).
 //!
 //! Nothing outside this module sees a libyang type: validation answers a
-//! plain [`ValidatedRpc`] or a wire-ready [`RpcError`].
+//! plain [`ValidatedRpc`] or a [`ValidationError`], which knows nothing of
+//! the wire (`northbound` maps it to an `<rpc-error>`, once).
 
-// The API returns `RpcError` by value (the NETCONF session's contract and
-// STYLE.md's "one mapping to the wire"); refusals are the cold path, so its
-// 128+ bytes are not worth a Box at every call site.
+// Refusals are returned by value: they are the cold path, so their size is
+// not worth a Box at every call site.
 #![allow(clippy::result_large_err)]
 
 mod devices;
+mod error;
 mod ffi_shim;
 mod library;
 mod scan;
 mod validate;
+mod xml_escape;
 
 use std::sync::LazyLock;
 
@@ -25,7 +27,7 @@ use yang5::context::{Context, ContextFlags, EmbeddedModuleKey, EmbeddedModules};
 use yang5::data::{DataFormat, DataParserFlags, DataTree, DataValidationFlags};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
-use crate::netconf::error::RpcError;
+pub use error::{ErrorPath, Problem, ValidationError};
 
 /// Name of the project's own module (`yang/`).
 pub const MODULE_NAME: &str = "ncagent-bgp-vpn-target";
@@ -324,7 +326,7 @@ impl Schema {
     /// RPC parser in STRICT mode (types, unknown and feature-disabled nodes),
     /// then `lyd_validate_op` (mandatory nodes, choices). Errors are mapped
     /// to RFC 6241 Appendix A as in SPEC §6; see `docs/yang.md`.
-    pub fn validate_rpc(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, RpcError> {
+    pub fn validate_rpc(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, ValidationError> {
         validate::validate_rpc(self, rpc_xml)
     }
 
@@ -334,7 +336,7 @@ impl Schema {
         identifier: &str,
         version: Option<&str>,
         format: Option<&str>,
-    ) -> Result<String, RpcError> {
+    ) -> Result<String, ValidationError> {
         library::get_schema(self, identifier, version, format)
     }
 

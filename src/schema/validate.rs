@@ -1,6 +1,6 @@
-//! `<rpc>` validation with libyang and the one mapping of its errors to
-//! RFC 6241 Appendix A `<rpc-error>`s (SPEC §6). The table is in
-//! `docs/yang.md`.
+//! `<rpc>` validation with libyang, and the reading of its errors as
+//! [`ValidationError`]s in RFC 6241 Appendix A terms (SPEC §6); `northbound`
+//! turns them into `<rpc-error>`s. The table is in `docs/yang.md`.
 //!
 //! libyang decides whether the request is valid; this file only decides how
 //! a refusal reads on the wire. Where libyang's record is not enough (it
@@ -11,31 +11,44 @@
 use yang5::data::{DataParserFlags, DataTreeOwningRef};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
+use super::error::{Problem, ValidationError};
 use super::ffi_shim::{self, LyError, LyVecode};
 use super::scan::{self, Element, ScanError};
 use super::{Schema, ValidatedRpc, input_nodes};
-use crate::netconf::error::{BASE_NS, ErrorTag, ErrorType, RpcError};
+
+/// The NETCONF base namespace (RFC 6241 §3.1): known to the server even
+/// though no module of the context defines it.
+const NETCONF_BASE_NS: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
 
 /// Elements down to the RPC's parameters: rpc (1), operation (2), input (3).
 const RECORD_DEPTH: usize = 3;
 
-pub(super) fn validate_rpc(schema: &Schema, rpc_xml: &[u8]) -> Result<ValidatedRpc, RpcError> {
+pub(super) fn validate_rpc(
+    schema: &Schema,
+    rpc_xml: &[u8],
+) -> Result<ValidatedRpc, ValidationError> {
     let elements = scan::scan(rpc_xml, RECORD_DEPTH).map_err(|e| match e {
         // XML 1.0 §2.2: NUL is not a legal character: not well-formed.
-        ScanError::Nul(at) => {
-            RpcError::malformed(format!("NUL byte at offset {at}: not allowed in XML"))
-        }
-        ScanError::IllegalCharRef(at) => RpcError::malformed(format!(
-            "character reference at offset {at} names a character XML does not allow"
-        )),
+        ScanError::Nul(at) => ValidationError::new(
+            Problem::Malformed,
+            format!("NUL byte at offset {at}: not allowed in XML"),
+        ),
+        ScanError::IllegalCharRef(at) => ValidationError::new(
+            Problem::Malformed,
+            format!("character reference at offset {at} names a character XML does not allow"),
+        ),
         // The document is well-formed but beyond what we parse: RFC 6241
         // Appendix A too-big ("too large for the implementation to handle").
-        ScanError::TooDeep(_) => RpcError::new(ErrorType::Rpc, ErrorTag::TooBig).with_message(
+        ScanError::TooDeep(_) => ValidationError::new(
+            Problem::TooDeep,
             format!("XML elements nested deeper than {} levels", scan::MAX_DEPTH),
         ),
     })?;
     let Some(anchor) = schema.anchor() else {
-        return Err(RpcError::operation_failed("schema context has no module"));
+        return Err(ValidationError::new(
+            Problem::Failed,
+            "schema context has no module",
+        ));
     };
     let ctx = &schema.ctx;
     ffi_shim::clear_errors(&anchor);
@@ -48,7 +61,10 @@ pub(super) fn validate_rpc(schema: &Schema, rpc_xml: &[u8]) -> Result<ValidatedR
             }
         };
     if tree.noderef().as_raw().is_null() {
-        return Err(RpcError::malformed("<rpc> holds no operation element"));
+        return Err(ValidationError::new(
+            Problem::Malformed,
+            "<rpc> holds no operation element",
+        ));
     }
     ffi_shim::clear_errors(&anchor);
     if !ffi_shim::validate_rpc_op(&mut tree) {
@@ -115,8 +131,8 @@ struct Mapper<'s, 'e> {
     env: Envelope<'e>,
 }
 
-fn app_error(tag: ErrorTag) -> RpcError {
-    RpcError::new(ErrorType::Application, tag)
+fn refusal(problem: Problem, message: impl Into<String>) -> ValidationError {
+    ValidationError::new(problem, message)
 }
 
 /// The names between double quotes in a libyang message, in order.
@@ -145,7 +161,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
 
     /// Is any module of the context (or NETCONF itself) in this namespace?
     fn namespace_known(&self, ns: &str) -> bool {
-        ns == BASE_NS || self.ctx().modules(false).any(|m| m.namespace() == ns)
+        ns == NETCONF_BASE_NS || self.ctx().modules(false).any(|m| m.namespace() == ns)
     }
 
     fn target(&self) -> Option<Target<'s>> {
@@ -165,12 +181,12 @@ impl<'s, 'e> Mapper<'s, 'e> {
         )
     }
 
-    fn at_rpc(&self, e: RpcError, t: &Target<'_>) -> RpcError {
+    fn at_rpc(&self, e: ValidationError, t: &Target<'_>) -> ValidationError {
         let (path, prefix, ns) = self.rpc_path(t);
         e.with_path(path).with_path_ns(prefix, ns)
     }
 
-    fn at_child(&self, e: RpcError, t: &Target<'_>, child: &str) -> RpcError {
+    fn at_child(&self, e: ValidationError, t: &Target<'_>, child: &str) -> ValidationError {
         let (path, prefix, ns) = self.rpc_path(t);
         e.with_path(format!("{path}/{prefix}:{child}"))
             .with_path_ns(prefix, ns)
@@ -207,7 +223,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
         Some((out, decls))
     }
 
-    fn with_data_path(&self, mut e: RpcError, data_path: &str) -> RpcError {
+    fn with_data_path(&self, mut e: ValidationError, data_path: &str) -> ValidationError {
         if let Some((path, decls)) = self.xml_path(data_path) {
             e = e.with_path(path);
             for (p, ns) in decls {
@@ -218,15 +234,18 @@ impl<'s, 'e> Mapper<'s, 'e> {
     }
 
     /// Errors of the parser: syntax, unknown operation or element, values.
-    fn parse_error(&self, err: Option<LyError>) -> RpcError {
+    fn parse_error(&self, err: Option<LyError>) -> ValidationError {
         let Some(err) = err else {
-            return RpcError::operation_failed("validation failed without a libyang error record");
+            return refusal(
+                Problem::Failed,
+                "validation failed without a libyang error record",
+            );
         };
         if err.vecode == LyVecode::Syntax {
-            return RpcError::malformed(err.message);
+            return refusal(Problem::Malformed, err.message);
         }
         let Some(op) = self.env.op else {
-            return RpcError::malformed(err.message);
+            return refusal(Problem::Malformed, err.message);
         };
         let Some(target) = self.target() else {
             return self.unknown_operation(op);
@@ -243,8 +262,10 @@ impl<'s, 'e> Mapper<'s, 'e> {
             // Type, range, length, pattern, enumeration: invalid-value at
             // the leaf (SPEC §6), libyang's app-tag if it has one.
             let leaf = last_segment(path).to_owned();
-            let mut e = app_error(ErrorTag::InvalidValue)
-                .with_message(format!("invalid {leaf}: {}", err.message));
+            let mut e = refusal(
+                Problem::InvalidValue,
+                format!("invalid {leaf}: {}", err.message),
+            );
             if let Some(tag) = err.app_tag {
                 e = e.with_app_tag(tag);
             }
@@ -255,7 +276,7 @@ impl<'s, 'e> Mapper<'s, 'e> {
 
     /// What the pre-scan alone can tell, in document order: a child that is
     /// no input node of the RPC, or the same parameter twice.
-    fn envelope_error(&self, target: &Target<'_>) -> Option<RpcError> {
+    fn envelope_error(&self, target: &Target<'_>) -> Option<ValidationError> {
         let known = input_nodes(&target.rpc);
         let rpc_ns = target.module.namespace();
         for child in &self.env.children {
@@ -272,13 +293,15 @@ impl<'s, 'e> Mapper<'s, 'e> {
                 .any(|c| c.local_name == child.local_name);
             // Lists and leaf-lists may repeat (RFC 7950 §7.7, §7.8).
             if repeated && !self.may_repeat(target, &child.local_name) {
-                let e = app_error(ErrorTag::BadElement)
-                    .with_message(format!(
+                let e = refusal(
+                    Problem::BadElement,
+                    format!(
                         "{} is given more than once in {}",
                         child.local_name,
                         target.rpc.name()
-                    ))
-                    .with_bad_element(&child.local_name);
+                    ),
+                )
+                .with_bad_element(&child.local_name);
                 return Some(self.at_child(e, target, &child.local_name));
             }
         }
@@ -286,37 +309,43 @@ impl<'s, 'e> Mapper<'s, 'e> {
     }
 
     /// The operation element names no RPC of the context.
-    fn unknown_operation(&self, op: &Element) -> RpcError {
+    fn unknown_operation(&self, op: &Element) -> ValidationError {
         if !self.namespace_known(&op.namespace) {
             // RFC 6241 Appendix A: unknown-namespace, error-info
             // bad-element + bad-namespace.
-            return app_error(ErrorTag::UnknownNamespace)
-                .with_message(format!(
+            return refusal(
+                Problem::UnknownNamespace,
+                format!(
                     "namespace {} of element {} is not known to this server",
                     op.namespace, op.local_name
-                ))
-                .with_bad_element(&op.local_name)
-                .with_info("bad-namespace", &op.namespace);
+                ),
+            )
+            .with_bad_element(&op.local_name)
+            .with_bad_namespace(&op.namespace);
         }
-        app_error(ErrorTag::UnknownElement)
-            .with_message(format!(
+        refusal(
+            Problem::UnknownElement,
+            format!(
                 "{} is not an operation of namespace {}",
                 op.local_name, op.namespace
-            ))
-            .with_bad_element(&op.local_name)
+            ),
+        )
+        .with_bad_element(&op.local_name)
     }
 
     /// A child of the operation element that is not one of its parameters.
-    fn unknown_child(&self, target: &Target<'_>, child: &Element) -> RpcError {
+    fn unknown_child(&self, target: &Target<'_>, child: &Element) -> ValidationError {
         let rpc = target.rpc.name();
         if !self.namespace_known(&child.namespace) {
-            let e = app_error(ErrorTag::UnknownNamespace)
-                .with_message(format!(
+            let e = refusal(
+                Problem::UnknownNamespace,
+                format!(
                     "namespace {} of element {} is not known to this server",
                     child.namespace, child.local_name
-                ))
-                .with_bad_element(&child.local_name)
-                .with_info("bad-namespace", &child.namespace);
+                ),
+            )
+            .with_bad_element(&child.local_name)
+            .with_bad_namespace(&child.namespace);
             return self.at_rpc(e, target);
         }
         if child.namespace == target.module.namespace()
@@ -327,29 +356,36 @@ impl<'s, 'e> Mapper<'s, 'e> {
                 .find(|g| g.rpc == rpc && g.element == child.local_name)
         {
             // SPEC §4: name the model and mode that lack the feature.
-            let e = app_error(ErrorTag::UnknownElement)
-                .with_message(format!(
+            let e = refusal(
+                Problem::UnknownElement,
+                format!(
                     "{} is not supported on {}: the device model lacks feature {}",
                     child.local_name,
                     self.schema.profile.describe(),
                     gate.feature
-                ))
-                .with_bad_element(&child.local_name);
+                ),
+            )
+            .with_bad_element(&child.local_name);
             return self.at_rpc(e, target);
         }
-        let e = app_error(ErrorTag::UnknownElement)
-            .with_message(format!("{} is not a parameter of {rpc}", child.local_name))
-            .with_bad_element(&child.local_name);
+        let e = refusal(
+            Problem::UnknownElement,
+            format!("{} is not a parameter of {rpc}", child.local_name),
+        )
+        .with_bad_element(&child.local_name);
         self.at_rpc(e, target)
     }
 
     /// Errors of `lyd_validate_op`: mandatory nodes and choices.
-    fn validation_error(&self, err: Option<LyError>) -> RpcError {
+    fn validation_error(&self, err: Option<LyError>) -> ValidationError {
         let Some(err) = err else {
-            return RpcError::operation_failed("validation failed without a libyang error record");
+            return refusal(
+                Problem::Failed,
+                "validation failed without a libyang error record",
+            );
         };
         let Some(target) = self.target() else {
-            return RpcError::operation_failed(err.message);
+            return refusal(Problem::Failed, err.message);
         };
         if let Some(e) = self.envelope_error(&target) {
             return e;
@@ -366,14 +402,16 @@ impl<'s, 'e> Mapper<'s, 'e> {
                 .or_else(|| quoted(&err.message).first().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
             let cases = self.choice_elements(&target, &choice);
-            let e = app_error(ErrorTag::MissingElement)
-                .with_app_tag("missing-choice")
-                .with_message(format!(
+            let e = refusal(
+                Problem::MissingElement,
+                format!(
                     "{} needs one {choice}: one of {}",
                     target.rpc.name(),
                     cases.join(", ")
-                ))
-                .with_bad_element(choice);
+                ),
+            )
+            .with_app_tag("missing-choice")
+            .with_bad_element(choice);
             return self.at_rpc(e, &target);
         }
 
@@ -383,12 +421,11 @@ impl<'s, 'e> Mapper<'s, 'e> {
                 .map(|s| (*s).to_owned())
                 .or_else(|| schema_last.map(str::to_owned))
                 .unwrap_or_default();
-            let e = app_error(ErrorTag::MissingElement)
-                .with_message(format!(
-                    "{} needs the mandatory element {name}",
-                    target.rpc.name()
-                ))
-                .with_bad_element(name);
+            let e = refusal(
+                Problem::MissingElement,
+                format!("{} needs the mandatory element {name}", target.rpc.name()),
+            )
+            .with_bad_element(name);
             return self.at_rpc(e, &target);
         }
 
@@ -412,18 +449,20 @@ impl<'s, 'e> Mapper<'s, 'e> {
                     None => first = Some((child.local_name.clone(), case)),
                     Some((fname, fcase)) if *fcase != case => {
                         let choice = schema_last.unwrap_or("choice");
-                        let e = app_error(ErrorTag::BadElement)
-                            .with_message(format!(
+                        let e = refusal(
+                            Problem::BadElement,
+                            format!(
                                 "{fname} and {} are alternatives of choice {choice}: give only one",
                                 child.local_name
-                            ))
-                            .with_bad_element(&child.local_name);
+                            ),
+                        )
+                        .with_bad_element(&child.local_name);
                         return self.at_child(e, &target, &child.local_name);
                     }
                     Some(_) => {}
                 }
             }
-            let e = app_error(ErrorTag::BadElement).with_message(err.message);
+            let e = refusal(Problem::BadElement, err.message);
             return self.at_rpc(e, &target);
         }
 
@@ -432,8 +471,8 @@ impl<'s, 'e> Mapper<'s, 'e> {
 
     /// Anything else libyang refuses (e.g. a `must`, RFC 7950 §15.4):
     /// operation-failed with libyang's words and app-tag.
-    fn fallback(&self, err: LyError, target: &Target<'_>) -> RpcError {
-        let mut e = RpcError::operation_failed(err.message);
+    fn fallback(&self, err: LyError, target: &Target<'_>) -> ValidationError {
+        let mut e = refusal(Problem::Failed, err.message);
         if let Some(tag) = err.app_tag {
             e = e.with_app_tag(tag);
         }

@@ -6,6 +6,7 @@
 //! [`crate::netconf::run_session`].
 
 mod hostkey;
+mod keys;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use hostkey::load_or_create_host_key;
+pub use keys::{KeyError, authorized_key};
 
 use crate::auth::{Throttle, Users};
 use crate::netconf::{ServerState, SessionUser, run_session};
@@ -196,7 +198,8 @@ impl Handler for ConnectionHandler {
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
         let ok = !self.throttle.is_locked(self.peer.ip())
-            && self.users.check_key(user, offer.public_key).is_some();
+            && keys::wire_encoding(offer.public_key)
+                .is_some_and(|k| self.users.check_key(user, &k).is_some());
         Ok(if ok { Auth::Accept } else { Self::reject() })
     }
 
@@ -206,10 +209,12 @@ impl Handler for ConnectionHandler {
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let key: &PublicKey = key.public_key;
-        let found = self.users.check_key(user, key).map(|u| SessionUser {
-            name: u.name.clone(),
-            level: u.level,
-        });
+        let found = keys::wire_encoding(key)
+            .and_then(|k| self.users.check_key(user, &k))
+            .map(|u| SessionUser {
+                name: u.name.clone(),
+                level: u.level,
+            });
         self.finish_auth(user, found, "publickey")
     }
 

@@ -182,6 +182,8 @@ ERRORS = [
     ("", "import", "missing-element", "missing-choice", None),
     ("<ipv4-address>300.1.1.1</ipv4-address>", "import", "invalid-value", None, "ipv4-address"),
     ("<ipv6-address>2001:db8::zz</ipv6-address>", "import", "invalid-value", None, "ipv6-address"),
+    # An IPv4-mapped address never reaches the IPv4 peer 127.0.0.2 (docs/decisions.md).
+    ("<ipv6-address>::ffff:127.0.0.2</ipv6-address>", "import", "invalid-value", "ipv4-mapped-address", "ipv6-address"),
     ("<group></group>", "import", "invalid-value", None, "group"),
     ("<group>" + "g" * 48 + "</group>", "import", "invalid-value", None, "group"),
     ("<all/>", "sideways", "invalid-value", None, "direction"),

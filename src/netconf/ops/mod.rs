@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::error::{BASE_NS, ErrorTag, ErrorType, RpcError};
+use super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
 use super::message::{self, Element, ReplyBody, Rpc};
 use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, RpcContext};
@@ -25,14 +25,15 @@ pub(crate) async fn dispatch(
         base_op(state, ctx, op).await
     } else if op.is(MONITORING_NS, "get-schema") {
         match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
-            Ok(()) => get_schema(state, op),
-            Err(e) => Err(e),
+            Ok(()) => check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
+                .and_then(|()| get_schema(state, op)),
+            Err(denied) => Err(denied.into()),
         }
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
     } else {
         warn!(ns, op = %op.name, "operation not supported");
-        Err(RpcError::operation_not_supported(&op.name))
+        Err(RpcError::unsupported_operation(&op.name))
     };
     let end = matches!(result, Ok(ReplyBody::Ok)) && op.is(BASE_NS, "close-session");
     match result {
@@ -54,9 +55,18 @@ async fn base_op(
     if !known {
         // edit-config, copy-config, delete-config, validate, commit … : the
         // capabilities that would need them are not advertised.
-        return Err(RpcError::operation_not_supported(name));
+        return Err(RpcError::unsupported_operation(name));
     }
     auth::authorize(&ctx.user.name, ctx.user.level, name)?;
+    // RFC 6241 §7: the parameters of each base operation.
+    let parameters: &[&str] = match name {
+        "get" => &["filter"],
+        "get-config" => &["source", "filter"],
+        "lock" | "unlock" => &["target"],
+        "kill-session" => &["session-id"],
+        _ => &[],
+    };
+    check_parameters(op, BASE_NS, parameters)?;
     match name {
         "close-session" => {
             info!("close-session");
@@ -68,14 +78,12 @@ async fn base_op(
             match state.lock_running(ctx.session_id) {
                 Ok(()) => Ok(ReplyBody::Ok),
                 // RFC 6241 §7.5: lock-denied carries the holder's session-id.
-                Err(LockError::HeldBy(holder)) => {
-                    Err(RpcError::new(ErrorType::Protocol, ErrorTag::LockDenied)
-                        .with_message(format!(
-                            "the running datastore is locked by session {holder}"
-                        ))
-                        .with_info("session-id", holder.to_string()))
-                }
-                Err(LockError::NotHeld) => Err(RpcError::operation_failed("lock failed")),
+                Err(LockError::HeldBy(holder)) => Err(RpcError::lock_denied()
+                    .with_message(format!(
+                        "the running datastore is locked by session {holder}"
+                    ))
+                    .with_info("session-id", holder.to_string())),
+                Err(LockError::NotHeld) => Err(RpcError::application_failure("lock failed")),
             }
         }
         "unlock" => {
@@ -83,19 +91,15 @@ async fn base_op(
             match state.unlock_running(ctx.session_id) {
                 Ok(()) => Ok(ReplyBody::Ok),
                 // RFC 6241 §7.6: unlock of a lock not held by this session fails.
-                Err(LockError::HeldBy(holder)) => Err(RpcError::new(
-                    ErrorType::Protocol,
-                    ErrorTag::OperationFailed,
-                )
-                .with_message(format!(
-                    "the running datastore is locked by session {holder}, not this one"
-                ))
-                .with_info("session-id", holder.to_string())),
-                Err(LockError::NotHeld) => Err(RpcError::new(
-                    ErrorType::Protocol,
-                    ErrorTag::OperationFailed,
-                )
-                .with_message("the running datastore is not locked")),
+                Err(LockError::HeldBy(holder)) => {
+                    Err(RpcError::operation_failed(RpcProtoOrApp::Protocol)
+                        .with_message(format!(
+                            "the running datastore is locked by session {holder}, not this one"
+                        ))
+                        .with_info("session-id", holder.to_string()))
+                }
+                Err(LockError::NotHeld) => Err(RpcError::operation_failed(RpcProtoOrApp::Protocol)
+                    .with_message("the running datastore is not locked")),
             }
         }
         "get-config" => {
@@ -113,23 +117,52 @@ async fn base_op(
     }
 }
 
+/// RFC 6241 Appendix A: a child that is no parameter of the operation is an
+/// `unknown-element` (protocol, bad-element), never ignored: a client must
+/// not believe a parameter honoured (e.g. RFC 6243 `<with-defaults>`, whose
+/// capability is not advertised). A parameter given twice is a
+/// `bad-element`, as for the parameters of YANG RPCs (docs/yang.md).
+fn check_parameters(op: &Element, ns: &str, allowed: &[&str]) -> Result<(), RpcError> {
+    for (i, c) in op.children.iter().enumerate() {
+        let known = c.ns.as_deref() == Some(ns) && allowed.contains(&c.name.as_str());
+        if !known {
+            let what = match c.ns.as_deref() {
+                Some(other) if other != ns => format!("{} (namespace {other})", c.name),
+                _ => c.name.clone(),
+            };
+            return Err(RpcError::unknown_element(ProtoOrApp::Protocol)
+                .with_message(format!("{what} is not a parameter of <{}>", op.name))
+                .with_bad_element(c.name.clone()));
+        }
+        if op.children[..i].iter().any(|p| p.is(ns, &c.name)) {
+            return Err(RpcError::bad_element(ProtoOrApp::Protocol)
+                .with_message(format!(
+                    "<{}> is given more than once in <{}>",
+                    c.name, op.name
+                ))
+                .with_bad_element(c.name.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// Checks `<target>`/`<source>` names the running datastore, the only one
 /// this agent has (no :candidate, no :startup capability).
 fn check_running(op: &Element, param: &str) -> Result<(), RpcError> {
     let Some(p) = op.child(BASE_NS, param) else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{}> needs <{param}>", op.name))
             .with_bad_element(param));
     };
     match p.children.first() {
         Some(ds) if ds.is(BASE_NS, "running") && p.children.len() == 1 => Ok(()),
-        Some(ds) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+        Some(ds) => Err(RpcError::invalid_value(ProtoOrApp::Protocol)
             .with_message(format!(
                 "datastore \"{}\" is not supported; only running is",
                 ds.name
             ))
             .with_bad_element(ds.name.clone())),
-        None => Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        None => Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{param}> names no datastore"))
             .with_bad_element(param)),
     }
@@ -142,7 +175,7 @@ fn filter_of(op: &Element) -> Result<Option<&Element>, RpcError> {
     };
     match filter.attr("type") {
         None | Some("subtree") => Ok(Some(filter)),
-        Some(other) => Err(RpcError::new(ErrorType::Protocol, ErrorTag::BadAttribute)
+        Some(other) => Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
             .with_message(format!(
                 "filter type \"{other}\" is not supported (no :xpath capability); use subtree"
             ))
@@ -161,8 +194,9 @@ fn data_reply(data: &[String], filter: Option<&Element>) -> Result<String, RpcEr
             let mut nodes = Vec::with_capacity(data.len());
             for d in data {
                 // Our own output: a parse failure here is a bug, reported as such.
-                let el = message::parse_document(d.as_bytes())
-                    .map_err(|e| RpcError::operation_failed(format!("internal data error: {e}")))?;
+                let el = message::parse_document(d.as_bytes()).map_err(|e| {
+                    RpcError::application_failure(format!("internal data error: {e}"))
+                })?;
                 nodes.push(el);
             }
             for sel in message::subtree_filter(&nodes, &f.children) {
@@ -180,12 +214,12 @@ fn kill_session(
     op: &Element,
 ) -> Result<ReplyBody, RpcError> {
     let Some(arg) = op.child(BASE_NS, "session-id") else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message("<kill-session> needs <session-id>")
             .with_bad_element("session-id"));
     };
     let invalid = |msg: String| {
-        RpcError::new(ErrorType::Protocol, ErrorTag::InvalidValue)
+        RpcError::invalid_value(ProtoOrApp::Protocol)
             .with_message(msg)
             .with_bad_element("session-id")
     };
@@ -211,7 +245,7 @@ fn kill_session(
 fn get_schema(state: &ServerState, op: &Element) -> Result<ReplyBody, RpcError> {
     let text_of = |n: &str| op.child(MONITORING_NS, n).map(|e| e.text.trim().to_owned());
     let Some(identifier) = text_of("identifier") else {
-        return Err(RpcError::new(ErrorType::Protocol, ErrorTag::MissingElement)
+        return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message("<get-schema> needs <identifier>")
             .with_bad_element("identifier"));
     };

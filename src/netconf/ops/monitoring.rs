@@ -18,12 +18,13 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
         let _ = write!(s, "<capability>{}</capability>", Escaped(cap));
     }
     s.push_str("</capabilities><datastores><datastore><name>running</name>");
-    if let Some(holder) = state.running_lock_holder() {
+    // RFC 6022 §2.1.2: locked-time is when the lock was taken.
+    if let Some((holder, since)) = state.running_lock_info() {
         let _ = write!(
             s,
             "<locks><global-lock><locked-by-session>{holder}</locked-by-session>\
              <locked-time>{}</locked-time></global-lock></locks>",
-            rfc3339(SystemTime::now())
+            rfc3339(since)
         );
     }
     s.push_str("</datastore></datastores>");
