@@ -114,8 +114,8 @@ fn default_hold_time() -> u16 {
 fn default_connect_retry() -> u64 {
     5
 }
-/// Default per-peer cap on learned RTC routes (docs/bgp.md: about 100
-/// bytes each, so at most ~10 MB per peer).
+/// Default per-peer cap on learned RTC routes (docs/bgp.md: under 100
+/// bytes each in the Adj-RIB-In, so at most ~10 MB per peer).
 pub const DEFAULT_MAX_PREFIXES: u32 = 100_000;
 
 fn default_max_prefixes() -> u32 {
