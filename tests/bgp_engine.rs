@@ -511,3 +511,73 @@ async fn ipv6_peer_selector_and_next_hop() {
     })
     .await;
 }
+
+/// RFC 4271 §8.2.2: the KeepaliveTimer restarts each time a KEEPALIVE or an
+/// UPDATE is sent. With a hold time of 9 s (KeepaliveTime 3 s) and an
+/// export every 0.5 s, a conforming speaker sends no KEEPALIVE in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_restart_the_keepalive_timer() {
+    let a_ip = ip("127.0.14.1");
+    let b_ip = ip("127.0.14.2");
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let mut a = BgpConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1));
+    a.listen = Some(SocketAddr::new(a_ip, 0));
+    a.hold_time = 9;
+    a.route_targets = vec!["65000:100".into()];
+    let mut pb = PeerConfig::new(b_ip, 65001);
+    pb.passive = true;
+    pb.enhanced_route_refresh = false;
+    a.peers = vec![pb];
+    let (h, _) = Engine::start(a, stop.clone()).await.unwrap();
+    let mut s = raw::connect_from(b_ip, h.listen_addr().unwrap()).await;
+    raw::establish(&mut s, &raw::open(65001, 9, [10, 0, 0, 2], false)).await;
+    wait_peer(&h, b_ip, "Established", established).await;
+    let (mut r, mut w) = s.into_split();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u8, Instant)>::new()));
+    let seen = log.clone();
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut h = [0u8; 19];
+        while r.read_exact(&mut h).await.is_ok() {
+            let len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+            let mut body = vec![0u8; len - 19];
+            if r.read_exact(&mut body).await.is_err() {
+                break;
+            }
+            seen.lock().unwrap().push((h[18], Instant::now()));
+        }
+    });
+    let mut done = Vec::new();
+    for i in 0..12 {
+        if i == 6 {
+            // Keep our side's hold timer happy.
+            w.write_all(&raw::keepalive()).await.unwrap();
+        }
+        h.refresh(
+            PeerSelector::Ipv4("127.0.14.2".parse().unwrap()),
+            Direction::Export,
+        )
+        .await
+        .unwrap();
+        done.push(Instant::now());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    reader.abort();
+    let log = log.lock().unwrap().clone();
+    let (first, last) = (done[0], done[done.len() - 1]);
+    let between: Vec<u8> = log
+        .iter()
+        .filter(|(_, t)| *t > first && *t <= last)
+        .map(|(ty, _)| *ty)
+        .collect();
+    assert!(
+        between.iter().filter(|t| **t == 2).count() >= 10,
+        "{between:?}"
+    );
+    assert!(
+        !between.contains(&4),
+        "KEEPALIVE sent although UPDATEs restarted the timer: {between:?}"
+    );
+}
