@@ -28,6 +28,8 @@ const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// (a peer that does not read never gets it; the engine has already
 /// dropped the session by then).
 const NOTIFY_GRACE: Duration = Duration::from_secs(2);
+/// Why a session ends when the engine no longer takes its events.
+const ENGINE_STOPPED: &str = "engine stopped";
 /// Bound on what we read (and discard) while lingering.
 const CLOSE_DRAIN_MAX: usize = 64 * 1024;
 
@@ -144,6 +146,16 @@ impl Session {
                 }
             }
         };
+        let ending = match ending {
+            // The engine is gone (shutting down): RFC 4486 §4 Cease,
+            // Administrative Shutdown, as if it had asked.
+            Ending::Closed(r) if r == ENGINE_STOPPED => Ending::Notify(
+                self.outbox
+                    .take_stop()
+                    .unwrap_or(Notify::new(code::CEASE, 2)),
+            ),
+            e => e,
+        };
         let (reason, notify) = match ending {
             Ending::Closed(r) => (r, None),
             Ending::Notify(n) => {
@@ -191,7 +203,7 @@ impl Session {
         self.events
             .send(ev)
             .await
-            .map_err(|_| Ending::Closed("engine stopped".into()))
+            .map_err(|_| Ending::Closed(ENGINE_STOPPED.into()))
     }
 
     async fn read_loop(&self, reader: &mut FrameReader, local_addr: IpAddr) -> Ending {
