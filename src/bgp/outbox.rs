@@ -412,6 +412,30 @@ mod tests {
     }
 
     #[test]
+    fn control_frames_are_bounded() {
+        let o = Outbox::new(Arc::default());
+        for _ in 0..CONTROL_MAX {
+            o.control(codec::encode_keepalive()).unwrap();
+        }
+        assert!(o.control(codec::encode_keepalive()).is_err());
+    }
+
+    #[test]
+    fn route_refreshes_coalesce_and_jobs_come_in_priority_order() {
+        let o = Outbox::new(Arc::default());
+        o.export(plan(), None);
+        assert_eq!(o.route_refresh(None), Queued::New);
+        assert_eq!(o.route_refresh(None), Queued::Coalesced);
+        o.initial(plan());
+        o.control(codec::encode_keepalive()).unwrap();
+        assert!(matches!(o.next_job(), Some(Job::Control(_))));
+        assert!(matches!(o.next_job(), Some(Job::Initial(_))));
+        assert!(matches!(o.next_job(), Some(Job::RouteRefresh(_))));
+        assert!(matches!(o.next_job(), Some(Job::Export(..))));
+        assert!(o.next_job().is_none());
+    }
+
+    #[test]
     fn close_fails_waiting_requests_and_refuses_new_ones() {
         let o = Outbox::new(Arc::default());
         let (tx, mut rx) = oneshot::channel();
