@@ -116,7 +116,8 @@ fn keepalives(
 }
 
 /// Exports to a peer that does not read until one cannot be written within
-/// a second (socket buffers full). Bounded in count.
+/// a second and nothing more goes out for a second (socket buffers full,
+/// not merely a slow machine). Bounded in count.
 async fn fill_until_stuck(h: &BgpHandle, peer: IpAddr) -> usize {
     for n in 1..=2000 {
         match h
@@ -124,7 +125,13 @@ async fn fill_until_stuck(h: &BgpHandle, peer: IpAddr) -> usize {
             .await
         {
             Ok(_) => {}
-            Err(RefreshError::Timeout) => return n,
+            Err(RefreshError::Timeout) => {
+                let sent = peer_snap(h, peer).await.updates_sent;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if peer_snap(h, peer).await.updates_sent == sent {
+                    return n;
+                }
+            }
             Err(e) => panic!("export {n}: {e}"),
         }
     }
