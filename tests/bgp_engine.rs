@@ -9,7 +9,12 @@ use ncagent::bgp::{
     BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerSelector, PeerSnapshot,
     RefreshError, SessionState, SkipReason, SoftResetResult,
 };
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/rawpeer.rs"]
+mod raw;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -105,11 +110,37 @@ async fn pair(
     }
 }
 
+/// Engine A with one passive peer B played by a raw TCP peer, so that B can
+/// leave a route out of its re-advertisement (RFC 7313 §4).
+async fn engine_with_raw_peer(subnet: u8) -> (BgpHandle, IpAddr, TcpStream, CancellationToken) {
+    let a_ip = IpAddr::V4(Ipv4Addr::new(127, 0, subnet, 1));
+    let b_ip = IpAddr::V4(Ipv4Addr::new(127, 0, subnet, 2));
+    let stop = CancellationToken::new();
+    let mut a = BgpConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1));
+    a.listen = Some(SocketAddr::new(a_ip, 0));
+    a.route_targets = vec!["65000:100".into()];
+    let mut pb = PeerConfig::new(b_ip, 65001);
+    pb.passive = true;
+    a.peers = vec![pb];
+    let (ha, _) = Engine::start(a, stop.clone()).await.unwrap();
+    let mut s = raw::connect_from(b_ip, ha.listen_addr().unwrap()).await;
+    raw::establish(&mut s, &raw::open(65001, 90, [10, 0, 0, 2], true)).await;
+    (ha, b_ip, s, stop)
+}
+
 #[tokio::test]
 async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
-    let t = pair(10, |_| {}, |_| {}).await;
-    let a_b = wait_peer(&t.a, t.b_ip, "B's two routes in A's Adj-RIB-In", |p| {
-        p.rtc_routes_in.len() == 2
+    let (a, b_ip, mut b, stop) = engine_with_raw_peer(10).await;
+    let _guard = stop.drop_guard();
+    let nh = [127, 0, 10, 2];
+    let r1 = raw::rtc_nlri(65001, 65001, 1);
+    let r2 = raw::rtc_nlri(65001, 65001, 2);
+    b.write_all(&raw::rtc_update(65001, nh, &[r1.clone(), r2]))
+        .await
+        .unwrap();
+    b.write_all(&raw::rtc_end_of_rib()).await.unwrap();
+    let a_b = wait_peer(&a, b_ip, "B's two routes and its End-of-RIB in A", |p| {
+        p.rtc_routes_in.len() == 2 && p.end_of_rib_received.is_some()
     })
     .await;
     assert!(a_b.negotiated.enhanced_route_refresh && a_b.negotiated.route_refresh);
@@ -117,32 +148,30 @@ async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
     assert_eq!(rts(&a_b), vec!["65001:1", "65001:2"]);
     assert_eq!(a_b.rtc_routes_in[0].origin_as, 65001);
     assert_eq!(a_b.rtc_routes_in[0].prefix_len, 96);
-    let b_a = wait_peer(&t.b, t.a_ip, "A's route in B", |p| {
-        p.rtc_routes_in.len() == 1
-    })
-    .await;
-    assert_eq!(rts(&b_a), vec!["65000:100"]);
+    // RFC 4684 §6: A's initial advertisement ends with End-of-RIB.
+    let (_, before) = raw::read_until(&mut b, 2, raw::is_rtc_end_of_rib).await;
+    assert_eq!(before, vec![2], "A's one UPDATE, then End-of-RIB");
 
-    // B stops originating 65001:2 without a withdraw: A keeps a stale copy.
-    assert!(t.b.test_forget_route_target("65001:2").await.unwrap());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        rts(t.a.snapshot().await.unwrap().peer(t.b_ip).unwrap()),
-        vec!["65001:1", "65001:2"]
-    );
-
-    let out =
-        t.a.refresh(
+    let out = a
+        .refresh(
             PeerSelector::Ipv4("127.0.10.2".parse().unwrap()),
             Direction::Import,
         )
         .await
         .unwrap();
-    assert_eq!(out.refreshed, vec![t.b_ip]);
+    assert_eq!(out.refreshed, vec![b_ip]);
     assert!(out.skipped.is_empty());
+    // RFC 2918 §3: ROUTE-REFRESH AFI 1, normal, SAFI 132.
+    let (rr, _) = raw::read_until(&mut b, 5, |_| true).await;
+    assert_eq!(rr, vec![0, 1, 0, 132]);
 
-    // RFC 7313 §4: B answers BoRR, its Adj-RIB-Out, EoRR; A drops what was not re-sent.
-    let a_b2 = wait_peer(&t.a, t.b_ip, "stale route gone after EoRR", |p| {
+    // RFC 7313 §4: B answers BoRR, only 65001:1, EoRR; A drops 65001:2.
+    b.write_all(&raw::route_refresh(1)).await.unwrap();
+    b.write_all(&raw::rtc_update(65001, nh, &[r1]))
+        .await
+        .unwrap();
+    b.write_all(&raw::route_refresh(2)).await.unwrap();
+    let a_b2 = wait_peer(&a, b_ip, "stale route gone after EoRR", |p| {
         p.rtc_routes_in.len() == 1
     })
     .await;
@@ -150,14 +179,22 @@ async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
     assert_eq!(a_b2.route_refresh_sent, 1);
     assert_eq!(a_b2.route_refresh_received, 2, "BoRR + EoRR");
     assert_eq!(a_b2.established_since, a_b.established_since, "no teardown");
-    let b_a2 = t.b.snapshot().await.unwrap().peer(t.a_ip).unwrap().clone();
-    assert_eq!(b_a2.route_refresh_received, 1);
-    assert_eq!(b_a2.route_refresh_sent, 2);
     let rec = a_b2.last_soft_reset.unwrap();
     assert_eq!(
         (rec.direction, rec.result),
         (Direction::Import, SoftResetResult::Done)
     );
+
+    // And A answers B's ROUTE-REFRESH the RFC 7313 way: BoRR, UPDATE, EoRR.
+    b.write_all(&raw::route_refresh(0)).await.unwrap();
+    let (borr, _) = raw::read_until(&mut b, 5, |_| true).await;
+    assert_eq!(borr, vec![0, 1, 1, 132], "BoRR");
+    let (t, _) = raw::read_msg(&mut b).await.unwrap();
+    assert_eq!(t, 2, "Adj-RIB-Out");
+    let (t, eorr) = raw::read_msg(&mut b).await.unwrap();
+    assert_eq!((t, eorr), (5, vec![0, 1, 2, 132]), "EoRR");
+    let a_b3 = wait_peer(&a, b_ip, "counters", |p| p.route_refresh_sent == 3).await;
+    assert_eq!(a_b3.route_refresh_received, 3);
 }
 
 #[tokio::test]
@@ -169,7 +206,21 @@ async fn inbound_route_refresh_is_answered_by_readvertising() {
     })
     .await;
     assert!(before_a.negotiated.route_refresh && !before_a.negotiated.enhanced_route_refresh);
-    let before_b = t.b.snapshot().await.unwrap().peer(t.a_ip).unwrap().clone();
+    // RFC 4684 §6: each side sent End-of-RIB after its initial advertisement
+    // and recorded the other's.
+    let before_a = wait_peer(&t.a, t.b_ip, "End-of-RIB both ways", |p| {
+        p.end_of_rib_sent && p.end_of_rib_received.is_some()
+    })
+    .await;
+    let before_b = wait_peer(&t.b, t.a_ip, "End-of-RIB both ways", |p| {
+        p.end_of_rib_sent && p.end_of_rib_received.is_some()
+    })
+    .await;
+    assert_eq!(
+        before_a.rtc_routes_in.len(),
+        2,
+        "End-of-RIB is not a withdraw"
+    );
 
     t.a.refresh(PeerSelector::All, Direction::Import)
         .await
@@ -277,6 +328,15 @@ async fn selectors_are_strict_for_one_peer_and_lenient_for_many() {
         )
         .await,
         Err(RefreshError::PeerNotFound(ip("::1")))
+    );
+    // An IPv4-mapped IPv6 selector names an IPv6 peer, never the IPv4 one.
+    assert_eq!(
+        ha.refresh(
+            PeerSelector::Ipv6("::ffff:127.0.12.2".parse().unwrap()),
+            Direction::Export
+        )
+        .await,
+        Err(RefreshError::PeerNotFound(ip("::ffff:127.0.12.2")))
     );
     let e = ha
         .refresh(PeerSelector::Group("nope".into()), Direction::Import)
@@ -450,4 +510,74 @@ async fn ipv6_peer_selector_and_next_hop() {
         p.route_refresh_received == 1
     })
     .await;
+}
+
+/// RFC 4271 §8.2.2: the KeepaliveTimer restarts each time a KEEPALIVE or an
+/// UPDATE is sent. With a hold time of 9 s (KeepaliveTime 3 s) and an
+/// export every 0.5 s, a conforming speaker sends no KEEPALIVE in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_restart_the_keepalive_timer() {
+    let a_ip = ip("127.0.14.1");
+    let b_ip = ip("127.0.14.2");
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let mut a = BgpConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1));
+    a.listen = Some(SocketAddr::new(a_ip, 0));
+    a.hold_time = 9;
+    a.route_targets = vec!["65000:100".into()];
+    let mut pb = PeerConfig::new(b_ip, 65001);
+    pb.passive = true;
+    pb.enhanced_route_refresh = false;
+    a.peers = vec![pb];
+    let (h, _) = Engine::start(a, stop.clone()).await.unwrap();
+    let mut s = raw::connect_from(b_ip, h.listen_addr().unwrap()).await;
+    raw::establish(&mut s, &raw::open(65001, 9, [10, 0, 0, 2], false)).await;
+    wait_peer(&h, b_ip, "Established", established).await;
+    let (mut r, mut w) = s.into_split();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u8, Instant)>::new()));
+    let seen = log.clone();
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut h = [0u8; 19];
+        while r.read_exact(&mut h).await.is_ok() {
+            let len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+            let mut body = vec![0u8; len - 19];
+            if r.read_exact(&mut body).await.is_err() {
+                break;
+            }
+            seen.lock().unwrap().push((h[18], Instant::now()));
+        }
+    });
+    let mut done = Vec::new();
+    for i in 0..12 {
+        if i == 6 {
+            // Keep our side's hold timer happy.
+            w.write_all(&raw::keepalive()).await.unwrap();
+        }
+        h.refresh(
+            PeerSelector::Ipv4("127.0.14.2".parse().unwrap()),
+            Direction::Export,
+        )
+        .await
+        .unwrap();
+        done.push(Instant::now());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    reader.abort();
+    let log = log.lock().unwrap().clone();
+    let (first, last) = (done[0], done[done.len() - 1]);
+    let between: Vec<u8> = log
+        .iter()
+        .filter(|(_, t)| *t > first && *t <= last)
+        .map(|(ty, _)| *ty)
+        .collect();
+    assert!(
+        between.iter().filter(|t| **t == 2).count() >= 10,
+        "{between:?}"
+    );
+    assert!(
+        !between.contains(&4),
+        "KEEPALIVE sent although UPDATEs restarted the timer: {between:?}"
+    );
 }

@@ -274,3 +274,28 @@ async fn gobgp_export_refresh_resends_updates_without_teardown() {
         assert_eq!(a.updates_sent, b.updates_sent + 1, "{peer}");
     }
 }
+
+/// RFC 4684 §6 / RFC 4724 §2: after its initial advertisement our engine
+/// sends the End-of-RIB for RT membership, and GoBGP records it
+/// (`afi_safis[rtc].mp_graceful_restart.state.end_of_rib_received`, set by
+/// GoBGP's End-of-RIB handling even without graceful restart). GoBGP 3.10
+/// itself sends the RTC End-of-RIB only on sessions with graceful restart,
+/// which we do not negotiate; receiving one is tested engine to engine
+/// (tests/bgp_engine.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_records_our_end_of_rib() {
+    let t = topo().await;
+    for (peer, g) in [(EBGP, &t.ebgp), (IBGP, &t.ibgp)] {
+        g.wait_until("GoBGP recorded our End-of-RIB", |g| {
+            let j = g.neighbor_json(ip(US));
+            // `afi_safis` is an array: look from its key on.
+            j.find("\"afi_safis\"")
+                .is_some_and(|at| j[at..].contains("\"end_of_rib_received\":true"))
+        });
+        // Our one RTC route and the End-of-RIB: two UPDATEs, nothing else.
+        assert_eq!(g.message_count(ip(US), "received", "update"), 2, "{peer}");
+        let ours = wait_peer(&t.engine, peer, "End-of-RIB written", |p| p.end_of_rib_sent).await;
+        assert_eq!(ours.updates_sent, 2, "{peer}");
+        assert_eq!(ours.rtc_routes_out.len(), 1, "{peer}");
+    }
+}

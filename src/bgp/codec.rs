@@ -356,6 +356,45 @@ pub fn parse_rtc_update(ctx: &UpdateContext, u: &UpdateMessage) -> Result<RtcUpd
     Ok(out)
 }
 
+/// RFC 4724 §2: the End-of-RIB marker for a family other than IPv4
+/// unicast is an UPDATE whose only content is an MP_UNREACH_NLRI with that
+/// AFI/SAFI and no withdrawn routes; here AFI 1 / SAFI 132 (RFC 4684 §6).
+pub fn encode_rtc_end_of_rib() -> Bytes {
+    let mut b = vec![0xff; 16];
+    // Length 29: header 19 + withdrawn length 2 + attributes length 2 + 6.
+    b.extend_from_slice(&[0x00, 0x1d, 0x02, 0x00, 0x00, 0x00, 0x06]);
+    // MP_UNREACH_NLRI: optional (0x80), type 15, length 3, AFI 1, SAFI 132.
+    b.extend_from_slice(&[0x80, 0x0f, 0x03, 0x00, 0x01, SAFI_RTC]);
+    Bytes::from(b)
+}
+
+/// Whether a received UPDATE is the RT-membership End-of-RIB marker
+/// (RFC 4724 §2): no withdrawn routes, no NLRI, and exactly one attribute,
+/// an MP_UNREACH_NLRI for AFI 1 / SAFI 132 with nothing withdrawn. The
+/// attribute may use the extended-length flag (RFC 4271 §4.3).
+pub fn is_rtc_end_of_rib(u: &UpdateMessage) -> bool {
+    if !u.withdrawn_routes.is_empty() || !u.nlri.is_empty() {
+        return false;
+    }
+    let a = u.path_attributes.as_ref();
+    let (flags, ty) = match a {
+        [flags, ty, ..] => (*flags, *ty),
+        _ => return false,
+    };
+    let body = if flags & 0x10 != 0 {
+        match a {
+            [_, _, 0, 3, body @ ..] => body,
+            _ => return false,
+        }
+    } else {
+        match a {
+            [_, _, 3, body @ ..] => body,
+            _ => return false,
+        }
+    };
+    ty == 15 && flags & 0x80 != 0 && body == [0x00, 0x01, SAFI_RTC]
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

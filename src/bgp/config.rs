@@ -29,9 +29,15 @@ pub struct BgpConfig {
     /// ConnectRetryTime, seconds (RFC 4271 §10 suggests 120; we default lower).
     #[serde(default = "default_connect_retry")]
     pub connect_retry: u64,
-    /// Seconds a soft reset may take before the call fails with `Timeout`.
-    #[serde(default = "default_refresh_timeout")]
-    pub refresh_timeout: u64,
+    /// RFC 9687 SendHoldTime, seconds: a session whose writes make no
+    /// progress for this long is closed with NOTIFICATION 8. Absent: the
+    /// RFC's suggestion, the greater of 8 minutes and twice the hold time.
+    #[serde(default)]
+    pub send_hold_time: Option<u64>,
+    /// Removed key, kept only to refuse it by name: the soft-reset deadline
+    /// is `limits.rpc_timeout_secs`.
+    #[serde(default, rename = "refresh_timeout")]
+    removed_refresh_timeout: Option<RemovedKey>,
     /// Route targets of this switch, originated as RTC routes ("65000:100",
     /// "4200000000:5", "1.2.3.4:5").
     #[serde(default)]
@@ -78,6 +84,20 @@ pub struct PeerConfig {
     /// Off by default: GoBGP 3.10 crashes when it receives it.
     #[serde(default)]
     pub advertise_default_rt: bool,
+    /// Most RTC routes accepted from this peer; one more closes the session
+    /// with Cease / Maximum Number of Prefixes Reached (RFC 4486 §4).
+    #[serde(default = "default_max_prefixes")]
+    pub max_prefixes: u32,
+}
+
+/// The value of a key that is no longer accepted, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RemovedKey(String);
+
+impl<'de> Deserialize<'de> for RemovedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        toml::Value::deserialize(d).map(|v| Self(v.to_string()))
+    }
 }
 
 /// A named set of peers, selectable as a whole by a soft reset.
@@ -94,8 +114,12 @@ fn default_hold_time() -> u16 {
 fn default_connect_retry() -> u64 {
     5
 }
-fn default_refresh_timeout() -> u64 {
-    10
+/// Default per-peer cap on learned RTC routes (docs/bgp.md: under 100
+/// bytes each in the Adj-RIB-In, so at most ~10 MB per peer).
+pub const DEFAULT_MAX_PREFIXES: u32 = 100_000;
+
+fn default_max_prefixes() -> u32 {
+    DEFAULT_MAX_PREFIXES
 }
 fn default_port() -> u16 {
     179
@@ -118,6 +142,7 @@ impl PeerConfig {
             enhanced_route_refresh: true,
             local_address: None,
             advertise_default_rt: false,
+            max_prefixes: DEFAULT_MAX_PREFIXES,
         }
     }
 }
@@ -131,7 +156,8 @@ impl BgpConfig {
             listen: None,
             hold_time: default_hold_time(),
             connect_retry: default_connect_retry(),
-            refresh_timeout: default_refresh_timeout(),
+            send_hold_time: None,
+            removed_refresh_timeout: None,
             route_targets: Vec::new(),
             peers: Vec::new(),
             groups: Vec::new(),
@@ -176,11 +202,22 @@ impl BgpConfig {
                 "connect-retry must be 1..=3600 seconds",
             ));
         }
-        if self.refresh_timeout == 0 || self.refresh_timeout > 3600 {
+        if let Some(v) = &self.removed_refresh_timeout {
             return Err(bad(
                 "bgp.refresh_timeout".into(),
-                self.refresh_timeout.to_string(),
-                "refresh timeout must be 1..=3600 seconds",
+                v.0.clone(),
+                "this key was removed: the soft-reset deadline is limits.rpc_timeout_secs",
+            ));
+        }
+        // RFC 9687 §4: the SendHoldTime must leave the peer time to read;
+        // like the hold time, below 3 s is refused.
+        if let Some(t) = self.send_hold_time
+            && !(3..=86_400).contains(&t)
+        {
+            return Err(bad(
+                "bgp.send_hold_time".into(),
+                t.to_string(),
+                "send hold time must be 3..=86400 seconds",
             ));
         }
         let mut seen_rt = HashSet::new();
@@ -255,6 +292,13 @@ impl BgpConfig {
                     "local address family differs from the peer address family",
                 ));
             }
+            if p.max_prefixes == 0 {
+                return Err(bad(
+                    key("max_prefixes"),
+                    "0".into(),
+                    "max_prefixes must be at least 1",
+                ));
+            }
             if p.enhanced_route_refresh && !p.route_refresh {
                 return Err(bad(
                     key("enhanced_route_refresh"),
@@ -311,6 +355,32 @@ mod tests {
         assert!(c.peers[0].enhanced_route_refresh);
         assert!(!c.peers[0].advertise_default_rt);
         assert_eq!(c.peers[0].local_address, None);
+    }
+
+    #[test]
+    fn removed_refresh_timeout_is_refused_by_name() {
+        let c: BgpConfig =
+            toml::from_str("local_as = 1\nrouter_id = \"1.1.1.1\"\nrefresh_timeout = 10").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("bgp.refresh_timeout") && e.contains("limits.rpc_timeout_secs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn max_prefixes_and_send_hold_time_are_checked() {
+        let c = base();
+        assert_eq!(c.peers[0].max_prefixes, DEFAULT_MAX_PREFIXES);
+        assert_eq!(c.send_hold_time, None);
+        let mut c = base();
+        c.peers[0].max_prefixes = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("bgp.peers[0].max_prefixes"), "{e}");
+        let mut c = base();
+        c.send_hold_time = Some(2);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("bgp.send_hold_time"), "{e}");
     }
 
     #[test]

@@ -11,17 +11,19 @@ pub mod codec;
 mod config;
 mod engine;
 mod fsm;
+mod outbox;
 mod rib;
 mod session;
+mod writer;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{BgpConfig, GroupConfig, MAX_GROUP_NAME_LEN, PeerConfig};
+pub use config::{BgpConfig, DEFAULT_MAX_PREFIXES, GroupConfig, MAX_GROUP_NAME_LEN, PeerConfig};
 pub use fsm::SessionState;
 pub use rib::RouteTarget;
 
@@ -188,6 +190,20 @@ pub struct PeerSnapshot {
     pub rtc_routes_in: Vec<RtcRoute>,
     pub rtc_routes_out: Vec<RtcRoute>,
     pub established_since: Option<SystemTime>,
+    /// RFC 4684 §6 / RFC 4724 §2: our End-of-RIB for RT membership is on
+    /// the wire for the current session.
+    pub end_of_rib_sent: bool,
+    /// When the peer's End-of-RIB for RT membership arrived in the current
+    /// session (`None`: not yet, or not Established).
+    pub end_of_rib_received: Option<SystemTime>,
+    /// Most RTC routes accepted from the peer (RFC 4486 §4 Cease/1 beyond).
+    pub max_prefixes: u32,
+    /// A re-advertisement is waiting behind the one being written. At most
+    /// one waits per peer: further requests join it.
+    pub export_pending: bool,
+    /// Soft-reset requests (and received ROUTE-REFRESHes) that joined one
+    /// already waiting instead of queueing another copy; cumulative.
+    pub soft_resets_coalesced: u64,
     pub last_soft_reset: Option<SoftResetRecord>,
 }
 
@@ -209,16 +225,22 @@ pub(crate) enum Request {
     Refresh {
         selector: PeerSelector,
         direction: Direction,
+        /// SPEC §6 "engine did not finish in time": past this instant the
+        /// call answers `Timeout`.
+        deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<RefreshOutcome, RefreshError>>,
     },
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
     },
-    ForgetRouteTarget {
-        route_target: RouteTarget,
-        reply: oneshot::Sender<bool>,
-    },
 }
+
+/// How long [`BgpHandle::refresh`] waits when the caller gives no bound
+/// (the default of `limits.rpc_timeout_secs`).
+pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Grace beyond a refresh deadline for the engine's own answer to arrive.
+const REPLY_SLACK: Duration = Duration::from_millis(200);
 
 /// Handle to a running engine: `Send + Sync`, cheap to clone.
 #[derive(Clone, Debug)]
@@ -256,18 +278,38 @@ impl BgpHandle {
     }
 
     /// Soft reset of the selected peers in the VPN-Target family. Returns
-    /// once the work is written to each selected peer's socket.
+    /// once the work is written to each selected peer's socket, or
+    /// `Timeout` after [`DEFAULT_REFRESH_TIMEOUT`].
     pub async fn refresh(
         &self,
         selector: PeerSelector,
         direction: Direction,
     ) -> Result<RefreshOutcome, RefreshError> {
-        self.ask(|reply| Request::Refresh {
+        self.refresh_within(selector, direction, DEFAULT_REFRESH_TIMEOUT)
+            .await
+    }
+
+    /// [`BgpHandle::refresh`] that answers `Timeout` once `limit` has
+    /// passed (the caller's RPC timeout, SPEC §6).
+    pub async fn refresh_within(
+        &self,
+        selector: PeerSelector,
+        direction: Direction,
+        limit: Duration,
+    ) -> Result<RefreshOutcome, RefreshError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let asked = self.ask(|reply| Request::Refresh {
             selector,
             direction,
+            deadline,
             reply,
-        })
-        .await?
+        });
+        // The engine answers by the deadline; the bound here also covers a
+        // full request queue.
+        match tokio::time::timeout_at(deadline + REPLY_SLACK, asked).await {
+            Ok(r) => r?,
+            Err(_) => Err(RefreshError::Timeout),
+        }
     }
 
     pub async fn snapshot(&self) -> Result<Snapshot, RefreshError> {
@@ -278,30 +320,17 @@ impl BgpHandle {
     pub fn listen_addr(&self) -> Option<SocketAddr> {
         self.listen_addr
     }
-
-    /// Test hook: stop originating `route_target` WITHOUT sending a withdraw,
-    /// so that a peer's enhanced route refresh has a stale route to remove.
-    /// Returns whether the target was originated.
-    #[doc(hidden)]
-    pub async fn test_forget_route_target(&self, route_target: &str) -> Result<bool, RefreshError> {
-        let Ok(route_target) = route_target.parse::<RouteTarget>() else {
-            return Ok(false);
-        };
-        self.ask(|reply| Request::ForgetRouteTarget {
-            route_target,
-            reply,
-        })
-        .await
-    }
 }
 
 /// The seam for another BGP backend (SPEC §5): the RPC handler can code
 /// against this trait instead of the embedded engine's handle.
 pub trait BgpBackend: Send + Sync {
+    /// A soft reset that answers `Timeout` once `limit` has passed.
     fn refresh(
         &self,
         selector: PeerSelector,
         direction: Direction,
+        limit: Duration,
     ) -> impl Future<Output = Result<RefreshOutcome, RefreshError>> + Send;
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send;
 }
@@ -311,8 +340,9 @@ impl BgpBackend for BgpHandle {
         &self,
         selector: PeerSelector,
         direction: Direction,
+        limit: Duration,
     ) -> impl Future<Output = Result<RefreshOutcome, RefreshError>> + Send {
-        BgpHandle::refresh(self, selector, direction)
+        BgpHandle::refresh_within(self, selector, direction, limit)
     }
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send {
         BgpHandle::snapshot(self)

@@ -140,6 +140,9 @@ impl AdjRibIn {
         }
         stale
     }
+    pub(crate) fn len(&self) -> usize {
+        self.routes.len()
+    }
     pub(crate) fn routes(&self) -> impl Iterator<Item = &RtcNlri> {
         self.routes.keys()
     }

@@ -3,24 +3,33 @@
 //! reports to the engine, which owns every piece of routing state.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rustbgpd_wire::{Message, RouteRefreshSubtype};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
 use super::codec::{self, Notify, RtcUpdate, UpdateContext, code};
 use super::fsm::{self, Accepted, Expect, SessionState};
+use super::outbox::{Outbox, Timers};
+use super::writer::{Ending, Writer, send_hold_time};
 
 pub(crate) type ConnId = u64;
 
 /// Bound on how long we wait for the peer to close after our NOTIFICATION.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
+/// Bound on finishing the message in progress and writing the NOTIFICATION
+/// (a peer that does not read never gets it; the engine has already
+/// dropped the session by then).
+const NOTIFY_GRACE: Duration = Duration::from_secs(2);
+/// Why a session ends when the engine no longer takes its events.
+const ENGINE_STOPPED: &str = "engine stopped";
 /// Bound on what we read (and discard) while lingering.
 const CLOSE_DRAIN_MAX: usize = 64 * 1024;
 
@@ -51,29 +60,24 @@ pub(crate) enum SessionEvent {
         conn: ConnId,
         subtype: RouteRefreshSubtype,
     },
+    /// RFC 4724 §2 End-of-RIB for AFI 1 / SAFI 132 (RFC 4684 §6).
+    EndOfRib {
+        conn: ConnId,
+    },
     Down {
         conn: ConnId,
         reason: String,
     },
 }
 
-/// Commands from the engine.
-#[derive(Debug)]
-pub(crate) enum SessionCmd {
-    /// Write these messages; answer once they are written to the socket.
-    Send {
-        frames: Vec<Bytes>,
-        done: Option<oneshot::Sender<Result<(), String>>>,
-    },
-    /// Send this NOTIFICATION and close.
-    Stop(Notify),
-}
-
 pub(crate) struct Session {
     pub conn: ConnId,
     pub peer: IpAddr,
     pub expect: Expect,
-    pub events: mpsc::UnboundedSender<SessionEvent>,
+    pub events: mpsc::Sender<SessionEvent>,
+    pub outbox: Arc<Outbox>,
+    /// Configured SendHoldTime (RFC 9687); `None`: the RFC's suggestion.
+    pub send_hold: Option<Duration>,
 }
 
 enum ReadError {
@@ -109,96 +113,119 @@ impl FrameReader {
     }
 }
 
-async fn write_frames(wr: &mut OwnedWriteHalf, frames: &[Bytes]) -> std::io::Result<()> {
-    let mut all = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
-    for f in frames {
-        all.extend_from_slice(f);
-    }
-    wr.write_all(&all).await?;
-    wr.flush().await
-}
+/// What a failed step of the reader turns into.
+type Step<T> = Result<T, Ending>;
 
 impl Session {
-    /// Runs the session to its end and reports `Down` with the reason.
-    pub(crate) async fn run(
-        self,
-        stream: TcpStream,
-        mut cmds: mpsc::UnboundedReceiver<SessionCmd>,
-    ) {
-        let reason = match self.drive(stream, &mut cmds).await {
-            Ok(()) => "closed".to_string(),
-            Err(r) => r,
-        };
-        info!(peer = %self.peer, conn = self.conn, %reason, "BGP session down");
-        let _ = self.events.send(SessionEvent::Down {
-            conn: self.conn,
-            reason,
-        });
-    }
-
-    fn report(&self, ev: SessionEvent) -> Result<(), String> {
-        self.events
-            .send(ev)
-            .map_err(|_| "engine stopped".to_string())
-    }
-
-    async fn notify_and_close(
-        &self,
-        mut reader: FrameReader,
-        mut wr: OwnedWriteHalf,
-        n: &Notify,
-    ) -> String {
-        if n.code == code::CEASE {
-            info!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
-        } else {
-            warn!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
-        }
-        if let Ok(bytes) = codec::encode_notification(n) {
-            let _ = timeout(CLOSE_LINGER, write_frames(&mut wr, &[bytes])).await;
-        }
-        // RFC 4271 §6: the connection is closed right after the NOTIFICATION.
-        // A FIN (not an RST from unread input) lets the peer read it first.
-        let _ = wr.shutdown().await;
-        let drain = async {
-            let mut total = 0usize;
-            let mut scratch = [0u8; 4096];
-            while total < CLOSE_DRAIN_MAX {
-                match reader.rd.read(&mut scratch).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => total += k,
-                }
-            }
-        };
-        let _ = timeout(CLOSE_LINGER, drain).await;
-        reader.buf.clear();
-        format!("sent NOTIFICATION {n}")
-    }
-
-    async fn drive(
-        &self,
-        stream: TcpStream,
-        cmds: &mut mpsc::UnboundedReceiver<SessionCmd>,
-    ) -> Result<(), String> {
-        let local_addr = stream.local_addr().map_err(|e| e.to_string())?.ip();
+    /// Runs the connection to its end: the reader and the writer run side by
+    /// side, so neither a slow peer nor a full socket blocks the other. The
+    /// engine hears `Down` as soon as the session is over; a NOTIFICATION
+    /// then gets a bounded grace to reach the peer.
+    pub(crate) async fn run(self, stream: TcpStream) {
+        let local_addr = stream.local_addr().map(|a| a.ip());
         let _ = stream.set_nodelay(true);
-        let (rd, mut wr) = stream.into_split();
+        let (rd, wr) = stream.into_split();
         let mut reader = FrameReader {
             rd,
             buf: BytesMut::with_capacity(4096),
         };
-        let open = codec::encode_open(&self.expect.offered)?;
-        write_frames(&mut wr, &[open])
+        let mut writer = Writer::new(wr);
+        let ending = match (local_addr, codec::encode_open(&self.expect.offered)) {
+            (Err(e), _) => Ending::Closed(e.to_string()),
+            (_, Err(e)) => Ending::Closed(e),
+            (Ok(local_addr), Ok(open)) => {
+                // A fresh outbox has room: this cannot fail.
+                let _ = self.outbox.control(open);
+                self.outbox.set_timers(Timers {
+                    keepalive: None,
+                    send_hold: Some(send_hold_time(self.send_hold, fsm::OPEN_HOLD_TIME)),
+                });
+                tokio::select! {
+                    e = self.read_loop(&mut reader, local_addr) => e,
+                    e = writer.run(&self.outbox) => e,
+                }
+            }
+        };
+        let ending = match ending {
+            // The engine is gone (shutting down): RFC 4486 §4 Cease,
+            // Administrative Shutdown, as if it had asked.
+            Ending::Closed(r) if r == ENGINE_STOPPED => Ending::Notify(
+                self.outbox
+                    .take_stop()
+                    .unwrap_or(Notify::new(code::CEASE, 2)),
+            ),
+            e => e,
+        };
+        let (reason, notify) = match ending {
+            Ending::Closed(r) => (r, None),
+            Ending::Notify(n) => {
+                if n.code == code::CEASE {
+                    info!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
+                } else {
+                    warn!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
+                }
+                (format!("sent NOTIFICATION {n}"), Some(n))
+            }
+        };
+        info!(peer = %self.peer, conn = self.conn, %reason, "BGP session down");
+        self.outbox.close(&reason);
+        let _ = self
+            .events
+            .send(SessionEvent::Down {
+                conn: self.conn,
+                reason: reason.clone(),
+            })
+            .await;
+        match notify {
+            None => writer.abandon(&reason),
+            Some(n) => {
+                writer.close(Some(&n), Instant::now() + NOTIFY_GRACE).await;
+                // Read (and discard) what the peer still sends until it
+                // closes too, so that our close is a FIN, not an RST.
+                let drain = async {
+                    let mut total = 0usize;
+                    let mut scratch = [0u8; 4096];
+                    while total < CLOSE_DRAIN_MAX {
+                        match reader.rd.read(&mut scratch).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => total += k,
+                        }
+                    }
+                };
+                let _ = timeout(CLOSE_LINGER, drain).await;
+            }
+        }
+    }
+
+    async fn report(&self, ev: SessionEvent) -> Step<()> {
+        // Bounded channel: when the engine is behind, we stop reading and
+        // TCP pushes back on the peer.
+        self.events
+            .send(ev)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| Ending::Closed(ENGINE_STOPPED.into()))
+    }
+
+    async fn read_loop(&self, reader: &mut FrameReader, local_addr: IpAddr) -> Ending {
+        match self.read_steps(reader, local_addr).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    async fn read_steps(
+        &self,
+        reader: &mut FrameReader,
+        local_addr: IpAddr,
+    ) -> Step<std::convert::Infallible> {
         let mut state = SessionState::OpenSent;
         self.report(SessionEvent::State {
             conn: self.conn,
             state,
-        })?;
+        })
+        .await?;
         let mut hold = Some(fsm::OPEN_HOLD_TIME);
         let mut hold_deadline = Instant::now() + fsm::OPEN_HOLD_TIME;
-        let mut keepalive: Option<Duration> = None;
-        let mut keepalive_deadline = Instant::now();
         let mut accepted: Option<Accepted> = None;
         let mut ctx = UpdateContext {
             local_as: self.expect.offered.local_as,
@@ -208,124 +235,133 @@ impl Session {
         };
 
         loop {
-            tokio::select! {
-                msg = reader.next() => {
-                    let msg = match msg {
-                        Ok(m) => m,
-                        Err(ReadError::Closed) => return Err("connection closed by peer".into()),
-                        Err(ReadError::Io(e)) => return Err(format!("read error: {e}")),
-                        Err(ReadError::Bad(n)) => return Err(self.notify_and_close(reader, wr, &n).await),
-                    };
-                    if let Some(n) = fsm::unexpected(state, msg.message_type()) {
-                        return Err(self.notify_and_close(reader, wr, &n).await);
+            let msg = tokio::select! {
+                msg = reader.next() => msg,
+                () = sleep_until(hold_deadline), if hold.is_some() => {
+                    // RFC 4271 §6.5: Hold Timer Expired. It runs in the reader,
+                    // so a peer that stops reading cannot stop it.
+                    return Err(Ending::Notify(Notify::new(code::HOLD_TIMER_EXPIRED, 0)));
+                }
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(ReadError::Closed) => {
+                    return Err(Ending::Closed("connection closed by peer".into()));
+                }
+                Err(ReadError::Io(e)) => return Err(Ending::Closed(format!("read error: {e}"))),
+                Err(ReadError::Bad(n)) => return Err(Ending::Notify(n)),
+            };
+            if let Some(n) = fsm::unexpected(state, msg.message_type()) {
+                return Err(Ending::Notify(n));
+            }
+            // RFC 4271 §8.2.2: KEEPALIVE and UPDATE restart the hold timer.
+            if matches!(msg, Message::Keepalive | Message::Update(_))
+                && let Some(h) = hold
+            {
+                hold_deadline = Instant::now() + h;
+            }
+            match msg {
+                Message::Notification(n) => {
+                    return Err(Ending::Closed(format!(
+                        "received NOTIFICATION {}",
+                        Notify::with_data(n.code.as_u8(), n.subcode, n.data)
+                    )));
+                }
+                Message::Open(open) => {
+                    let acc = fsm::check_open(&open, &self.expect).map_err(Ending::Notify)?;
+                    let (tx, rx) = oneshot::channel();
+                    self.report(SessionEvent::OpenReceived {
+                        conn: self.conn,
+                        accepted: acc,
+                        reply: tx,
+                    })
+                    .await?;
+                    if !rx.await.unwrap_or(false) {
+                        // RFC 4271 §6.8 / RFC 4486: Cease, Connection Collision Resolution.
+                        return Err(Ending::Notify(Notify::new(code::CEASE, 7)));
                     }
-                    match msg {
-                        Message::Notification(n) => {
-                            return Err(format!(
-                                "received NOTIFICATION {}",
-                                Notify::with_data(n.code.as_u8(), n.subcode, n.data)
-                            ));
+                    self.outbox
+                        .control(codec::encode_keepalive())
+                        .map_err(Ending::Closed)?;
+                    ctx.four_octet_as = acc.negotiated.four_octet_as;
+                    hold = (!acc.hold_time.is_zero()).then_some(acc.hold_time);
+                    hold_deadline = Instant::now() + acc.hold_time;
+                    self.outbox.set_timers(Timers {
+                        keepalive: acc.keepalive(),
+                        send_hold: Some(send_hold_time(self.send_hold, acc.hold_time)),
+                    });
+                    accepted = Some(acc);
+                    state = SessionState::OpenConfirm;
+                    self.report(SessionEvent::State {
+                        conn: self.conn,
+                        state,
+                    })
+                    .await?;
+                }
+                Message::Keepalive if state == SessionState::OpenConfirm => {
+                    let acc = accepted
+                        .ok_or_else(|| Ending::Closed("OpenConfirm without OPEN".into()))?;
+                    state = SessionState::Established;
+                    self.report(SessionEvent::Established {
+                        conn: self.conn,
+                        accepted: acc,
+                        local_addr,
+                    })
+                    .await?;
+                }
+                Message::Update(u) => {
+                    let rtc = accepted.is_some_and(|a| a.negotiated.rtc);
+                    // RFC 4724 §2 / RFC 4684 §6: the peer's initial RT
+                    // membership exchange is complete. Not a withdraw.
+                    if codec::is_rtc_end_of_rib(&u) {
+                        if rtc {
+                            self.report(SessionEvent::EndOfRib { conn: self.conn })
+                                .await?;
                         }
-                        Message::Open(open) => {
-                            let acc = match fsm::check_open(&open, &self.expect) {
-                                Ok(a) => a,
-                                Err(n) => return Err(self.notify_and_close(reader, wr, &n).await),
-                            };
-                            let (tx, rx) = oneshot::channel();
-                            self.report(SessionEvent::OpenReceived { conn: self.conn, accepted: acc, reply: tx })?;
-                            if !rx.await.unwrap_or(false) {
-                                // RFC 4271 §6.8 / RFC 4486: Cease, Connection Collision Resolution.
-                                let n = Notify::new(code::CEASE, 7);
-                                return Err(self.notify_and_close(reader, wr, &n).await);
-                            }
-                            write_frames(&mut wr, &[codec::encode_keepalive()])
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            ctx.four_octet_as = acc.negotiated.four_octet_as;
-                            hold = (!acc.hold_time.is_zero()).then_some(acc.hold_time);
-                            hold_deadline = Instant::now() + acc.hold_time;
-                            keepalive = acc.keepalive();
-                            if let Some(k) = keepalive {
-                                keepalive_deadline = Instant::now() + k;
-                            }
-                            accepted = Some(acc);
-                            state = SessionState::OpenConfirm;
-                            self.report(SessionEvent::State { conn: self.conn, state })?;
+                        continue;
+                    }
+                    let update = codec::parse_rtc_update(&ctx, &u).map_err(Ending::Notify)?;
+                    if let Some(why) = &update.treated_as_withdraw {
+                        warn!(peer = %self.peer, reason = %why, "UPDATE treated as withdraw (RFC 7606)");
+                    }
+                    if !rtc && (!update.announced.is_empty() || !update.withdrawn.is_empty()) {
+                        // RFC 4760 §7 spirit: a family that was not negotiated is ignored.
+                        debug!(peer = %self.peer, "RTC routes on a session without the RTC family ignored");
+                    }
+                    self.report(SessionEvent::Update {
+                        conn: self.conn,
+                        update: if rtc { update } else { RtcUpdate::default() },
+                    })
+                    .await?;
+                }
+                Message::RouteRefresh(rr) => {
+                    let offered_rr = self.expect.offered.route_refresh;
+                    // RFC 2918 §4: a ROUTE-REFRESH for an AFI/SAFI we did not
+                    // advertise is ignored; RFC 7313 §5: so is an unknown subtype.
+                    if !offered_rr
+                        || rr.afi_raw != codec::AFI_IPV4
+                        || rr.safi_raw != codec::SAFI_RTC
+                        || !self.expect.offered.rtc
+                    {
+                        debug!(peer = %self.peer, afi = rr.afi_raw, safi = rr.safi_raw, "ROUTE-REFRESH ignored");
+                        continue;
+                    }
+                    match rr.subtype() {
+                        s @ (RouteRefreshSubtype::Normal
+                        | RouteRefreshSubtype::BoRR
+                        | RouteRefreshSubtype::EoRR) => {
+                            self.report(SessionEvent::RouteRefresh {
+                                conn: self.conn,
+                                subtype: s,
+                            })
+                            .await?;
                         }
-                        Message::Keepalive => {
-                            if let Some(h) = hold {
-                                hold_deadline = Instant::now() + h;
-                            }
-                            if state == SessionState::OpenConfirm {
-                                let acc = accepted.ok_or("OpenConfirm without OPEN")?;
-                                state = SessionState::Established;
-                                self.report(SessionEvent::Established { conn: self.conn, accepted: acc, local_addr })?;
-                            }
+                        other => {
+                            debug!(peer = %self.peer, subtype = other.as_u8(), "ROUTE-REFRESH with unknown subtype ignored");
                         }
-                        Message::Update(u) => {
-                            if let Some(h) = hold {
-                                hold_deadline = Instant::now() + h;
-                            }
-                            let update = match codec::parse_rtc_update(&ctx, &u) {
-                                Ok(up) => up,
-                                Err(n) => return Err(self.notify_and_close(reader, wr, &n).await),
-                            };
-                            if let Some(why) = &update.treated_as_withdraw {
-                                warn!(peer = %self.peer, reason = %why, "UPDATE treated as withdraw (RFC 7606)");
-                            }
-                            let rtc = accepted.is_some_and(|a| a.negotiated.rtc);
-                            if !rtc && (!update.announced.is_empty() || !update.withdrawn.is_empty()) {
-                                // RFC 4760 §7 spirit: a family that was not negotiated is ignored.
-                                debug!(peer = %self.peer, "RTC routes on a session without the RTC family ignored");
-                            }
-                            self.report(SessionEvent::Update { conn: self.conn, update: if rtc { update } else { RtcUpdate::default() } })?;
-                        }
-                        Message::RouteRefresh(rr) => {
-                            let offered_rr = self.expect.offered.route_refresh;
-                            // RFC 2918 §4: a ROUTE-REFRESH for an AFI/SAFI we did not
-                            // advertise is ignored; RFC 7313 §5: so is an unknown subtype.
-                            if !offered_rr || rr.afi_raw != codec::AFI_IPV4 || rr.safi_raw != codec::SAFI_RTC || !self.expect.offered.rtc {
-                                debug!(peer = %self.peer, afi = rr.afi_raw, safi = rr.safi_raw, "ROUTE-REFRESH ignored");
-                                continue;
-                            }
-                            match rr.subtype() {
-                                s @ (RouteRefreshSubtype::Normal | RouteRefreshSubtype::BoRR | RouteRefreshSubtype::EoRR) => {
-                                    self.report(SessionEvent::RouteRefresh { conn: self.conn, subtype: s })?;
-                                }
-                                other => debug!(peer = %self.peer, subtype = other.as_u8(), "ROUTE-REFRESH with unknown subtype ignored"),
-                            }
-                        }
-                        _ => {}
                     }
                 }
-                _ = sleep_until(hold_deadline), if hold.is_some() => {
-                    // RFC 4271 §6.5: Hold Timer Expired.
-                    let n = Notify::new(code::HOLD_TIMER_EXPIRED, 0);
-                    return Err(self.notify_and_close(reader, wr, &n).await);
-                }
-                _ = sleep_until(keepalive_deadline), if keepalive.is_some() => {
-                    write_frames(&mut wr, &[codec::encode_keepalive()]).await.map_err(|e| e.to_string())?;
-                    if let Some(k) = keepalive {
-                        keepalive_deadline = Instant::now() + k;
-                    }
-                }
-                cmd = cmds.recv() => match cmd {
-                    Some(SessionCmd::Send { frames, done }) => {
-                        let r = write_frames(&mut wr, &frames).await.map_err(|e| e.to_string());
-                        if let Some(done) = done {
-                            let _ = done.send(r.clone());
-                        }
-                        r?;
-                    }
-                    Some(SessionCmd::Stop(n)) => {
-                        return Err(self.notify_and_close(reader, wr, &n).await);
-                    }
-                    None => {
-                        // RFC 4486 §4: Cease, Administrative Shutdown.
-                        let n = Notify::new(code::CEASE, 2);
-                        return Err(self.notify_and_close(reader, wr, &n).await);
-                    }
-                },
+                _ => {}
             }
         }
     }

@@ -129,11 +129,11 @@ pub(super) async fn handle(
     timeout: Duration,
 ) -> Result<ReplyBody, RpcError> {
     let (selector, direction) = request(rpc)?;
-    let result = match tokio::time::timeout(timeout, bgp.refresh(selector.clone(), direction)).await
-    {
-        Ok(r) => r,
-        Err(_) => Err(RefreshError::Timeout),
-    };
+    // SPEC §6 "engine did not finish in time": the engine itself answers
+    // `Timeout` at this deadline (`limits.rpc_timeout_secs`, one setting).
+    let result = bgp
+        .refresh_within(selector.clone(), direction, timeout)
+        .await;
     match result {
         Ok(outcome) => {
             for (peer, reason) in &outcome.skipped {
