@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use rustbgpd_wire::{
-    AsPath, AsPathSegment, Capability, DecodeError, ErrorDisposition, Message, MpReachNlri,
-    MpUnreachNlri, NotificationCode, NotificationMessage, OpenMessage, Origin, PathAttribute,
-    RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
+    AsPath, AsPathSegment, Capability, DecodeError, EncodeError, ErrorDisposition, Message,
+    MpReachNlri, MpUnreachNlri, NotificationCode, NotificationMessage, OpenMessage, Origin,
+    PathAttribute, RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
 };
 
 /// AFI 1 (IPv4), the only AFI RTC is defined for (RFC 4684 §4).
@@ -73,6 +73,20 @@ impl std::fmt::Display for Notify {
     }
 }
 
+/// Why a message could not be built (STYLE §4: the codec's own error type;
+/// the engine maps it where it records or logs a failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The wire codec refused to encode the message, e.g. a value out of
+    /// range for its field or a message over 4096 octets (RFC 4271 §4.1).
+    #[error("cannot encode BGP {message}: {source}")]
+    Encode {
+        message: &'static str,
+        #[source]
+        source: EncodeError,
+    },
+}
+
 /// What goes into our OPEN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenParams {
@@ -84,14 +98,14 @@ pub struct OpenParams {
     pub enhanced_route_refresh: bool,
 }
 
-fn encode(msg: &Message) -> Result<Bytes, String> {
+fn encode(message: &'static str, msg: &Message) -> Result<Bytes, CodecError> {
     rustbgpd_wire::encode_message(msg)
         .map(bytes::BytesMut::freeze)
-        .map_err(|e| e.to_string())
+        .map_err(|source| CodecError::Encode { message, source })
 }
 
 /// OPEN with the capabilities of SPEC §5 (RFC 5492 capabilities parameter).
-pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
+pub fn encode_open(p: &OpenParams) -> Result<Bytes, CodecError> {
     let mut capabilities = Vec::new();
     if p.rtc {
         // RFC 4760 §8 multiprotocol capability for AFI 1 / SAFI 132.
@@ -109,13 +123,16 @@ pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
     // RFC 6793 §3: always advertise 4-octet AS support.
     capabilities.push(Capability::FourOctetAs { asn: p.local_as });
     let my_as = u16::try_from(p.local_as).unwrap_or(AS_TRANS);
-    encode(&Message::Open(OpenMessage {
-        version: 4,
-        my_as,
-        hold_time: p.hold_time,
-        bgp_identifier: p.router_id,
-        capabilities,
-    }))
+    encode(
+        "OPEN",
+        &Message::Open(OpenMessage {
+            version: 4,
+            my_as,
+            hold_time: p.hold_time,
+            bgp_identifier: p.router_id,
+            capabilities,
+        }),
+    )
 }
 
 /// KEEPALIVE: the bare 19-octet header (RFC 4271 §4.4).
@@ -126,22 +143,26 @@ pub fn encode_keepalive() -> Bytes {
 }
 
 /// ROUTE-REFRESH for AFI 1 / SAFI 132 with the RFC 7313 §3 subtype.
-pub fn encode_route_refresh(subtype: RouteRefreshSubtype) -> Result<Bytes, String> {
-    encode(&Message::RouteRefresh(
-        RouteRefreshMessage::new_with_subtype(
+pub fn encode_route_refresh(subtype: RouteRefreshSubtype) -> Result<Bytes, CodecError> {
+    encode(
+        "ROUTE-REFRESH",
+        &Message::RouteRefresh(RouteRefreshMessage::new_with_subtype(
             rustbgpd_wire::Afi::Ipv4,
             rustbgpd_wire::Safi::RtConstrain,
             subtype,
-        ),
-    ))
+        )),
+    )
 }
 
-pub fn encode_notification(n: &Notify) -> Result<Bytes, String> {
-    encode(&Message::Notification(NotificationMessage::new(
-        NotificationCode::from_u8(n.code),
-        n.subcode,
-        n.data.clone(),
-    )))
+pub fn encode_notification(n: &Notify) -> Result<Bytes, CodecError> {
+    encode(
+        "NOTIFICATION",
+        &Message::Notification(NotificationMessage::new(
+            NotificationCode::from_u8(n.code),
+            n.subcode,
+            n.data.clone(),
+        )),
+    )
 }
 
 /// Per-session facts the UPDATE builder and parser need.
@@ -160,7 +181,7 @@ pub fn encode_rtc_updates(
     ctx: &UpdateContext,
     announce: &[RtcNlri],
     withdraw: &[RtcNlri],
-) -> Result<Vec<Bytes>, String> {
+) -> Result<Vec<Bytes>, CodecError> {
     let mut out = Vec::new();
     for chunk in withdraw.chunks(ROUTES_PER_UPDATE) {
         let attrs = [PathAttribute::MpUnreachNlri(Box::new(MpUnreachNlri {
@@ -211,7 +232,7 @@ pub fn encode_rtc_updates(
     Ok(out)
 }
 
-fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, String> {
+fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, CodecError> {
     let update = UpdateMessage::try_build(
         &[],
         &[],
@@ -220,8 +241,11 @@ fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, S
         false,
         rustbgpd_wire::Ipv4UnicastMode::Body,
     )
-    .map_err(|e| e.to_string())?;
-    encode(&Message::Update(update))
+    .map_err(|source| CodecError::Encode {
+        message: "UPDATE",
+        source,
+    })?;
+    encode("UPDATE", &Message::Update(update))
 }
 
 /// RFC 4271 §6.1 header checks, done before buffering the body. `Ok(None)`:
@@ -375,8 +399,10 @@ mod tests {
         assert_eq!(frame_length(&m).unwrap_err(), Notify::new(1, 1));
     }
 
+    /// RFC 4271 §9.1.2 (route selection ignores a route whose AS_PATH holds
+    /// our AS) with RFC 7606 treat-as-withdraw: the routes become withdrawals.
     #[test]
-    fn treat_as_withdraw_when_origin_missing() {
+    fn as_path_loop_is_treated_as_withdraw() {
         let ctx = UpdateContext {
             local_as: 65000,
             internal: false,
@@ -405,5 +431,94 @@ mod tests {
         .unwrap();
         assert!(looped.announced.is_empty());
         assert_eq!(looped.withdrawn, vec![n]);
+        assert_eq!(
+            looped.treated_as_withdraw.as_deref(),
+            Some("AS_PATH contains the local AS")
+        );
+    }
+
+    const ORIGIN_IGP: [u8; 4] = [0x40, 1, 1, 0];
+    /// AS_PATH: one AS_SEQUENCE holding 65001, 4-octet encoding.
+    const AS_PATH_65001: [u8; 9] = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9];
+
+    fn route() -> RtcNlri {
+        RtcNlri::new(65001, 0x0002_fde9_0000_0064, 96).unwrap()
+    }
+
+    /// MP_REACH_NLRI (RFC 4760 §3) for AFI 1 / SAFI 132, next hop 10.0.0.2,
+    /// holding [`route`] (RFC 4684 §4: length 96, origin AS, route target).
+    fn mp_reach_rtc() -> Vec<u8> {
+        let mut v = vec![0x80, 14, 22, 0, 1, 132, 4, 10, 0, 0, 2, 0, 96];
+        v.extend_from_slice(&65001u32.to_be_bytes());
+        v.extend_from_slice(&0x0002_fde9_0000_0064u64.to_be_bytes());
+        v
+    }
+
+    /// An UPDATE (RFC 4271 §4.3) with no withdrawn routes, these path
+    /// attributes and no IPv4 NLRI, decoded.
+    fn update_with(attrs: &[u8]) -> UpdateMessage {
+        let mut body = vec![0, 0];
+        body.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+        body.extend_from_slice(attrs);
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
+        m.push(2);
+        m.extend(body);
+        let Ok(Message::Update(u)) = decode(Bytes::from(m)) else {
+            panic!("not an update")
+        };
+        u
+    }
+
+    fn ebgp_65000() -> UpdateContext {
+        UpdateContext {
+            local_as: 65000,
+            internal: false,
+            four_octet_as: true,
+            next_hop: "10.0.0.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn well_formed_rtc_update_is_announced() {
+        let attrs = [&ORIGIN_IGP[..], &AS_PATH_65001, &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert_eq!(r.announced, vec![route()]);
+        assert!(r.withdrawn.is_empty() && r.treated_as_withdraw.is_none());
+    }
+
+    /// RFC 7606 §3 (d): reachable RTC NLRI without the well-known mandatory
+    /// ORIGIN is treat-as-withdraw; the session stays up (no `Err`).
+    #[test]
+    fn treat_as_withdraw_when_origin_missing() {
+        let attrs = [&AS_PATH_65001[..], &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert!(r.announced.is_empty(), "{r:?}");
+        assert_eq!(r.withdrawn, vec![route()]);
+        let why = r.treated_as_withdraw.unwrap();
+        assert_eq!(why, "missing well-known attribute ORIGIN");
+    }
+
+    /// RFC 7606 §3 (d), the same for a missing AS_PATH.
+    #[test]
+    fn treat_as_withdraw_when_as_path_missing() {
+        let attrs = [&ORIGIN_IGP[..], &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert!(r.announced.is_empty(), "{r:?}");
+        assert_eq!(r.withdrawn, vec![route()]);
+        let why = r.treated_as_withdraw.unwrap();
+        assert_eq!(why, "missing well-known attribute AS_PATH");
+    }
+
+    /// RFC 7606 §3 (d) only concerns UPDATEs that announce something: an
+    /// MP_UNREACH alone needs neither ORIGIN nor AS_PATH (RFC 4760 §4).
+    #[test]
+    fn withdrawal_alone_needs_no_mandatory_attributes() {
+        let mut attrs = vec![0x80, 15, 16, 0, 1, 132, 96];
+        attrs.extend_from_slice(&65001u32.to_be_bytes());
+        attrs.extend_from_slice(&0x0002_fde9_0000_0064u64.to_be_bytes());
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert_eq!(r.withdrawn, vec![route()]);
+        assert!(r.announced.is_empty() && r.treated_as_withdraw.is_none());
     }
 }

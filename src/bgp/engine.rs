@@ -743,10 +743,12 @@ impl Engine {
             let frames = match direction {
                 Direction::Import => {
                     // RFC 2918 §3: ROUTE-REFRESH for AFI 1 / SAFI 132.
-                    codec::encode_route_refresh(RouteRefreshSubtype::Normal).map(|b| {
-                        p.rr_sent += 1;
-                        vec![b]
-                    })
+                    codec::encode_route_refresh(RouteRefreshSubtype::Normal)
+                        .map(|b| {
+                            p.rr_sent += 1;
+                            vec![b]
+                        })
+                        .map_err(|e| e.to_string())
                 }
                 Direction::Export => export_frames(p),
             };
@@ -861,15 +863,19 @@ fn export_frames(p: &mut Peer) -> Result<Vec<Bytes>, String> {
     };
     let err = est.accepted.negotiated.enhanced_route_refresh;
     let routes: Vec<RtcNlri> = p.adj_out.iter().copied().collect();
-    let updates = codec::encode_rtc_updates(&est.ctx, &routes, &[])?;
+    let updates = codec::encode_rtc_updates(&est.ctx, &routes, &[]).map_err(|e| e.to_string())?;
     let mut frames = Vec::with_capacity(updates.len() + 2);
     if err {
-        frames.push(codec::encode_route_refresh(RouteRefreshSubtype::BoRR)?);
+        frames.push(
+            codec::encode_route_refresh(RouteRefreshSubtype::BoRR).map_err(|e| e.to_string())?,
+        );
     }
     p.updates_sent += updates.len() as u64;
     frames.extend(updates);
     if err {
-        frames.push(codec::encode_route_refresh(RouteRefreshSubtype::EoRR)?);
+        frames.push(
+            codec::encode_route_refresh(RouteRefreshSubtype::EoRR).map_err(|e| e.to_string())?,
+        );
         p.rr_sent += 2;
     }
     Ok(frames)

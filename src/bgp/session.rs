@@ -186,7 +186,7 @@ impl Session {
             rd,
             buf: BytesMut::with_capacity(4096),
         };
-        let open = codec::encode_open(&self.expect.offered)?;
+        let open = codec::encode_open(&self.expect.offered).map_err(|e| e.to_string())?;
         write_frames(&mut wr, &[open])
             .await
             .map_err(|e| e.to_string())?;
