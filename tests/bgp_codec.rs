@@ -2,6 +2,7 @@
 //! from the RFC layouts, and decoded back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ncagent::bgp::Negotiated;
 use ncagent::bgp::codec::{self, OpenParams, UpdateContext};
 use rustbgpd_wire::{Message, RouteRefreshSubtype, RtcNlri};
 
@@ -159,7 +160,8 @@ fn route_refresh_subtypes_are_23_octets() {
             b.as_ref(),
             hex(&format!("{MARKER} 0017 05 0001 {byte} 84")).as_slice()
         );
-        let Ok(Message::RouteRefresh(rr)) = codec::decode(b) else {
+        // The subtype is read on a session with enhanced route refresh.
+        let Ok(Message::RouteRefresh(rr)) = codec::decode_with(b, &with_err()) else {
             panic!()
         };
         assert_eq!(rr.subtype(), st);
@@ -198,4 +200,59 @@ fn large_adj_rib_out_is_split_under_4096_octets() {
         back.extend(codec::parse_rtc_update(&peer, &u).unwrap().announced);
     }
     assert_eq!(back, routes);
+}
+
+fn with_err() -> Negotiated {
+    Negotiated {
+        route_refresh: true,
+        enhanced_route_refresh: true,
+        rtc: true,
+        ..Negotiated::default()
+    }
+}
+
+fn plain_rr(m: Result<Message, codec::Notify>) -> (u16, u8, RouteRefreshSubtype) {
+    let Ok(Message::RouteRefresh(rr)) = m else {
+        panic!("not a ROUTE-REFRESH: {m:?}")
+    };
+    assert!(rr.orf.is_none(), "{rr:?}");
+    (rr.afi_raw, rr.safi_raw, rr.subtype())
+}
+
+#[test]
+fn route_refresh_length_rule_needs_enhanced_route_refresh() {
+    let long_normal = hex(&format!("{MARKER} 0018 05 0001 00 84 00"));
+    let long_borr = hex(&format!("{MARKER} 0018 05 0001 01 84 00"));
+    let long_eorr = hex(&format!("{MARKER} 001a 05 0001 02 84 000000"));
+    let borr = hex(&format!("{MARKER} 0017 05 0001 01 84"));
+    let rr = |b: &[u8]| bytes::Bytes::copy_from_slice(b);
+    let normal = (1, 132, RouteRefreshSubtype::Normal);
+
+    // Without enhanced route refresh (RFC 2918 §3): the third octet is
+    // Reserved and ignored, octets after the fourth (no ORF negotiated,
+    // RFC 5291) are ignored: every one of these is a plain request.
+    for m in [&long_normal, &long_borr, &long_eorr, &borr] {
+        assert_eq!(plain_rr(codec::decode(rr(m))), normal);
+        assert_eq!(
+            plain_rr(codec::decode_with(rr(m), &Negotiated::default())),
+            normal
+        );
+    }
+
+    // With it (RFC 7313 §5): BoRR/EoRR longer than 4 octets is
+    // ROUTE-REFRESH Message Error / Invalid Message Length, the data being
+    // the complete message; subtype 0 is not covered by that rule.
+    for m in [&long_borr, &long_eorr] {
+        let e = codec::decode_with(rr(m), &with_err()).unwrap_err();
+        assert_eq!((e.code, e.subcode), (7, 1));
+        assert_eq!(e.data.as_ref(), m.as_slice());
+    }
+    assert_eq!(
+        plain_rr(codec::decode_with(rr(&long_normal), &with_err())),
+        normal
+    );
+    assert_eq!(
+        plain_rr(codec::decode_with(rr(&borr), &with_err())),
+        (1, 132, RouteRefreshSubtype::BoRR)
+    );
 }

@@ -11,6 +11,8 @@ use rustbgpd_wire::{
     PathAttribute, RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
 };
 
+use super::Negotiated;
+
 /// AFI 1 (IPv4), the only AFI RTC is defined for (RFC 4684 §4).
 pub const AFI_IPV4: u16 = 1;
 /// SAFI 132, Route Target Constraint (RFC 4684 §4).
@@ -286,17 +288,49 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, Notify> {
     Ok(Some(usize::from(len)))
 }
 
-/// Decodes one whole message (as delimited by [`frame_length`]).
+/// Decodes one whole message (as delimited by [`frame_length`]) before any
+/// capability is negotiated (OpenSent, OpenConfirm): [`decode_with`] and
+/// nothing negotiated.
 pub fn decode(frame: Bytes) -> Result<Message, Notify> {
-    // RFC 7313 §5: a ROUTE-REFRESH whose body is not 4 octets (we negotiate
-    // no ORF, RFC 5291) is "ROUTE-REFRESH Message Error / Invalid Message Length".
-    if frame.len() > HEADER_LEN && frame[18] == 5 && frame.len() != HEADER_LEN + 4 {
-        return Err(Notify::with_data(
-            code::ROUTE_REFRESH,
-            1,
-            frame.slice(HEADER_LEN..),
-        ));
+    decode_with(frame, &Negotiated::default())
+}
+
+/// Decodes one whole message on a session that negotiated `negotiated`.
+pub fn decode_with(frame: Bytes, negotiated: &Negotiated) -> Result<Message, Notify> {
+    const RR_LEN: usize = HEADER_LEN + 4;
+    // `frame_length` guarantees at least the 4-octet body of RFC 2918 §3.
+    if frame.len() >= RR_LEN && frame[18] == 5 {
+        let subtype = frame[HEADER_LEN + 2];
+        if negotiated.enhanced_route_refresh {
+            // RFC 7313 §5: a BoRR or EoRR whose body is not 4 octets is
+            // "ROUTE-REFRESH Message Error / Invalid Message Length", the
+            // data being the complete message.
+            if matches!(subtype, 1 | 2) && frame.len() != RR_LEN {
+                return Err(Notify::with_data(code::ROUTE_REFRESH, 1, frame));
+            }
+        }
+        // Anything else past the 4 octets could only be ORF entries
+        // (RFC 5291), which we never negotiate: the request is honoured as
+        // RFC 2918 §3 defines it, and the rest ignored rather than handed to
+        // the ORF decoder. Without enhanced route refresh the third octet is
+        // RFC 2918's Reserved field, "ignored by the receiver" (RFC 2918 §3):
+        // every ROUTE-REFRESH is then a plain request (subtype 0).
+        let subtype = if negotiated.enhanced_route_refresh {
+            subtype
+        } else {
+            0
+        };
+        if frame.len() != RR_LEN || subtype != frame[HEADER_LEN + 2] {
+            let mut plain = frame[..RR_LEN].to_vec();
+            plain[16..18].copy_from_slice(&(RR_LEN as u16).to_be_bytes());
+            plain[HEADER_LEN + 2] = subtype;
+            return decode_message(Bytes::from(plain));
+        }
     }
+    decode_message(frame)
+}
+
+fn decode_message(frame: Bytes) -> Result<Message, Notify> {
     let mut buf = frame;
     // Our own 4096 cap: RFC 8654 extended messages are not negotiated.
     rustbgpd_wire::decode_message(&mut buf, 4096).map_err(|e| Notify::from_decode(&e))

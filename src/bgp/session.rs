@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
+use super::Negotiated;
 use super::codec::{self, Notify, RtcUpdate, UpdateContext, code};
 use super::fsm::{self, Accepted, Expect, SessionState};
 
@@ -85,6 +86,8 @@ enum ReadError {
 struct FrameReader {
     rd: OwnedReadHalf,
     buf: BytesMut,
+    /// What the decoder must know once OPENs are exchanged (RFC 7313 §5).
+    negotiated: Negotiated,
 }
 
 impl FrameReader {
@@ -95,7 +98,7 @@ impl FrameReader {
                 && self.buf.len() >= len
             {
                 let frame = self.buf.split_to(len).freeze();
-                return codec::decode(frame).map_err(ReadError::Bad);
+                return codec::decode_with(frame, &self.negotiated).map_err(ReadError::Bad);
             }
             let n = self
                 .rd
@@ -185,6 +188,7 @@ impl Session {
         let mut reader = FrameReader {
             rd,
             buf: BytesMut::with_capacity(4096),
+            negotiated: Negotiated::default(),
         };
         let open = codec::encode_open(&self.expect.offered).map_err(|e| e.to_string())?;
         write_frames(&mut wr, &[open])
@@ -242,6 +246,7 @@ impl Session {
                                 .await
                                 .map_err(|e| e.to_string())?;
                             ctx.four_octet_as = acc.negotiated.four_octet_as;
+                            reader.negotiated = acc.negotiated;
                             hold = (!acc.hold_time.is_zero()).then_some(acc.hold_time);
                             hold_deadline = Instant::now() + acc.hold_time;
                             keepalive = acc.keepalive();
