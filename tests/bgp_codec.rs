@@ -256,3 +256,94 @@ fn route_refresh_length_rule_needs_enhanced_route_refresh() {
         (1, 132, RouteRefreshSubtype::BoRR)
     );
 }
+
+/// RFC 6793 §4.2.2: towards a peer that did not advertise the 4-octet AS
+/// capability, a 4-octet local AS goes in AS_PATH as AS_TRANS (23456) with
+/// the real path in AS4_PATH (optional transitive, type 17, 4-octet ASNs).
+#[test]
+fn four_octet_local_as_to_a_two_octet_peer_uses_as_trans_and_as4_path() {
+    let ctx = UpdateContext {
+        local_as: 4_200_000_000,
+        four_octet_as: false,
+        ..ebgp()
+    };
+    let route = RtcNlri::new(4_200_000_000, RT_65000_100, 96).unwrap();
+    let frames = codec::encode_rtc_updates(&ctx, &[route], &[]).unwrap();
+    let want = hex(&format!(
+        "{MARKER} 0044 02  0000  002d
+         40 01 01 00
+         40 02 04 02 01 5ba0
+         c0 11 06 02 01 fa56ea00
+         80 0e 16 0001 84 04 7f000001 00  60 fa56ea00 0002fde800000064"
+    ));
+    assert_eq!(frames[0].as_ref(), want.as_slice());
+
+    // The 2-octet peer (AS 65001) reads it back: RFC 6793 §4.2.3 rebuilds
+    // the path from AS_PATH + AS4_PATH.
+    let Ok(Message::Update(u)) = codec::decode(frames[0].clone()) else {
+        panic!()
+    };
+    let peer = UpdateContext {
+        local_as: 65001,
+        four_octet_as: false,
+        ..ebgp()
+    };
+    assert_eq!(
+        codec::parse_rtc_update(&peer, &u).unwrap().announced,
+        vec![route]
+    );
+    // iBGP: the AS_PATH is empty, so there is nothing for AS4_PATH to carry.
+    let ibgp = UpdateContext {
+        internal: true,
+        ..ctx
+    };
+    let frames = codec::encode_rtc_updates(&ibgp, &[route], &[]).unwrap();
+    assert!(!frames[0].windows(2).any(|w| w == [0xc0, 0x11]));
+}
+
+/// RFC 6793 §4.2.3 on receipt from a 2-octet peer: our 4-octet AS is in
+/// AS4_PATH only (AS_PATH shows AS_TRANS), and the AS-loop check (RFC 4271
+/// §9.1.2) must see it in the rebuilt path.
+#[test]
+fn as_loop_through_as4_path_from_a_two_octet_peer_is_treated_as_withdraw() {
+    let us = UpdateContext {
+        local_as: 4_200_000_000,
+        four_octet_as: false,
+        ..ebgp()
+    };
+    let route = RtcNlri::new(65001, RT_65000_100, 96).unwrap();
+    // AS_PATH (2-octet) [65001, 23456], AS4_PATH [4200000000]: rebuilt as
+    // [65001, 4200000000].
+    let with_as4 = hex(&format!(
+        "{MARKER} 0046 02  0000  002f
+         40 01 01 00
+         40 02 06 02 02 fde9 5ba0
+         c0 11 06 02 01 fa56ea00
+         80 0e 16 0001 84 04 0a000002 00  60 0000fde9 0002fde800000064"
+    ));
+    let Ok(Message::Update(u)) = codec::decode(bytes::Bytes::from(with_as4)) else {
+        panic!()
+    };
+    let r = codec::parse_rtc_update(&us, &u).unwrap();
+    assert!(r.announced.is_empty(), "{r:?}");
+    assert_eq!(r.withdrawn, vec![route]);
+    assert_eq!(
+        r.treated_as_withdraw.as_deref(),
+        Some("AS_PATH contains the local AS")
+    );
+
+    // Without AS4_PATH the same AS_PATH holds no loop we could see.
+    let without = hex(&format!(
+        "{MARKER} 003d 02  0000  0026
+         40 01 01 00
+         40 02 06 02 02 fde9 5ba0
+         80 0e 16 0001 84 04 0a000002 00  60 0000fde9 0002fde800000064"
+    ));
+    let Ok(Message::Update(u)) = codec::decode(bytes::Bytes::from(without)) else {
+        panic!()
+    };
+    assert_eq!(
+        codec::parse_rtc_update(&us, &u).unwrap().announced,
+        vec![route]
+    );
+}

@@ -201,7 +201,10 @@ pub fn encode_rtc_updates(
     }
     for chunk in announce.chunks(ROUTES_PER_UPDATE) {
         // RFC 4271 §5.1.2: eBGP prepends our AS; iBGP sends an empty AS_PATH
-        // and LOCAL_PREF (§5.1.5).
+        // and LOCAL_PREF (§5.1.5). Towards a peer without the 4-octet AS
+        // capability the codec writes a 4-octet local AS as AS_TRANS in
+        // AS_PATH and adds AS4_PATH with the real path (RFC 6793 §4.2.2;
+        // pinned by tests/bgp_codec.rs and tests/bgp_as4.rs).
         let as_path = if ctx.internal {
             AsPath { segments: vec![] }
         } else {
@@ -368,6 +371,9 @@ pub fn parse_rtc_update(ctx: &UpdateContext, u: &UpdateMessage) -> Result<RtcUpd
             ErrorDisposition::AttributeDiscard => {}
         }
     }
+    // With `four_octet_as = false` `parse_revised` has already rebuilt
+    // AS_PATH from AS_PATH + AS4_PATH (RFC 6793 §4.2.3): the loop check
+    // below sees a 4-octet local AS hidden behind AS_TRANS.
     let mut has_origin = false;
     let mut as_path = None;
     for a in &parsed.update.attributes {
