@@ -2,6 +2,8 @@
 //! from the RFC layouts, and decoded back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use ncagent::bgp::Negotiated;
 use ncagent::bgp::codec::{self, OpenParams, UpdateContext};
 use rustbgpd_wire::{Message, RouteRefreshSubtype, RtcNlri};
@@ -37,6 +39,7 @@ fn open_carries_the_four_capabilities() {
         rtc: true,
         route_refresh: true,
         enhanced_route_refresh: true,
+        extended_next_hop: false,
     })
     .unwrap();
     // RFC 4271 §4.2 OPEN; RFC 5492 capabilities parameter (type 2) holding
@@ -61,6 +64,7 @@ fn open_with_a_4_octet_as_sends_as_trans() {
         rtc: true,
         route_refresh: false,
         enhanced_route_refresh: false,
+        extended_next_hop: false,
     })
     .unwrap();
     // RFC 6793 §9: My AS = AS_TRANS (23456 = 0x5ba0); real AS in the capability.
@@ -346,4 +350,111 @@ fn as_loop_through_as4_path_from_a_two_octet_peer_is_treated_as_withdraw() {
         codec::parse_rtc_update(&us, &u).unwrap().announced,
         vec![route]
     );
+}
+
+/// RFC 8950 §3 on an IPv6 session: capability 5, length 6, one tuple
+/// <NLRI AFI 1, NLRI SAFI 132 (2 octets), next-hop AFI 2>, after the
+/// multiprotocol capability it qualifies.
+#[test]
+fn open_on_an_ipv6_session_offers_extended_next_hop_for_rtc() {
+    let b = codec::encode_open(&OpenParams {
+        local_as: 65000,
+        hold_time: 90,
+        router_id: "1.1.1.1".parse().unwrap(),
+        rtc: true,
+        route_refresh: true,
+        enhanced_route_refresh: true,
+        extended_next_hop: true,
+    })
+    .unwrap();
+    let want = hex(&format!(
+        "{MARKER} 0037 01  04 fde8 005a 01010101 1a
+         02 18  01 04 0001 00 84  05 06 0001 0084 0002  02 00  46 00  41 04 0000fde8"
+    ));
+    assert_eq!(b.as_ref(), want.as_slice());
+    // Without the family there is nothing to qualify: no capability 5.
+    let b = codec::encode_open(&OpenParams {
+        local_as: 65000,
+        hold_time: 90,
+        router_id: "1.1.1.1".parse().unwrap(),
+        rtc: false,
+        route_refresh: false,
+        enhanced_route_refresh: false,
+        extended_next_hop: true,
+    })
+    .unwrap();
+    let want = hex(&format!(
+        "{MARKER} 0025 01  04 fde8 005a 01010101 08  02 06  41 04 0000fde8"
+    ));
+    assert_eq!(b.as_ref(), want.as_slice());
+}
+
+fn mp_reach_next_hop(ctx: &UpdateContext) -> Vec<u8> {
+    let route = RtcNlri::new(65000, RT_65000_100, 96).unwrap();
+    let f = codec::encode_rtc_updates(ctx, &[route], &[]).unwrap();
+    // ORIGIN (4) and AS_PATH (9) come first; then MP_REACH_NLRI: flags,
+    // type, length, AFI, SAFI, next-hop length, next hop.
+    let mp = &f[0][19 + 4 + 4 + 9..];
+    assert_eq!(mp[..6], [0x80, 0x0e, mp[2], 0, 1, 132]);
+    let len = usize::from(mp[6]);
+    mp[7..7 + len].to_vec()
+}
+
+/// RFC 4684 §4 allows a 4- or a 16-octet next hop for RTC; RFC 8950 §3 is
+/// how a peer says it takes an IPv6 next hop for an AFI 1 family. We send
+/// the 16-octet session address only when both sides advertised
+/// <1, 132, 2>, and else our router id (docs/bgp.md "IPv6 sessions").
+#[test]
+fn next_hop_on_ipv6_sessions_follows_extended_next_hop() {
+    let router_id = Ipv4Addr::new(10, 255, 0, 1);
+    let v6: IpAddr = "2001:db8::1".parse().unwrap();
+    let enh = Negotiated {
+        rtc: true,
+        four_octet_as: true,
+        extended_next_hop: true,
+        ..Negotiated::default()
+    };
+    let plain = Negotiated {
+        extended_next_hop: false,
+        ..enh
+    };
+    let ctx = |n: &Negotiated, local: IpAddr| {
+        UpdateContext::for_session(65000, false, n, local, router_id)
+    };
+
+    let c = ctx(&enh, v6);
+    assert_eq!(c.next_hop, v6);
+    assert!(c.four_octet_as && !c.internal);
+    assert_eq!(
+        mp_reach_next_hop(&c),
+        hex("2001 0db8 0000 0000 0000 0000 0000 0001")
+    );
+
+    let c = ctx(&plain, v6);
+    assert_eq!(c.next_hop, IpAddr::V4(router_id));
+    assert_eq!(mp_reach_next_hop(&c), hex("0aff0001"));
+
+    // IPv4 sessions (an IPv4-mapped local address too) keep the session address.
+    for local in ["127.0.0.1", "::ffff:127.0.0.1"] {
+        let c = ctx(&enh, local.parse().unwrap());
+        assert_eq!(c.next_hop, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(mp_reach_next_hop(&c), hex("7f000001"));
+    }
+}
+
+/// RFC 4684 §4: a 16-octet RTC next hop is IPv6, whether or not Extended
+/// Next Hop was negotiated (GoBGP 3.10 sends one either way); the routes
+/// are accepted.
+#[test]
+fn rtc_routes_with_an_ipv6_next_hop_are_accepted() {
+    let route = RtcNlri::new(65001, RT_65000_100, 96).unwrap();
+    let mut peer = ebgp();
+    peer.local_as = 65001;
+    peer.next_hop = "::1".parse().unwrap();
+    let f = codec::encode_rtc_updates(&peer, &[route], &[]).unwrap();
+    let Ok(Message::Update(u)) = codec::decode(f[0].clone()) else {
+        panic!()
+    };
+    let r = codec::parse_rtc_update(&ebgp(), &u).unwrap();
+    assert_eq!(r.announced, vec![route]);
 }

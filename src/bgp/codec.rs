@@ -2,19 +2,25 @@
 //! speaker sends and turning received bytes into messages or into the
 //! NOTIFICATION that answers them. Pure: no I/O (STYLE §3).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
 use rustbgpd_wire::{
-    AsPath, AsPathSegment, Capability, DecodeError, EncodeError, ErrorDisposition, Message,
-    MpReachNlri, MpUnreachNlri, NotificationCode, NotificationMessage, OpenMessage, Origin,
-    PathAttribute, RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
+    AsPath, AsPathSegment, Capability, DecodeError, EncodeError, ErrorDisposition,
+    ExtendedNextHopFamily, Message, MpReachNlri, MpUnreachNlri, NotificationCode,
+    NotificationMessage, OpenMessage, Origin, PathAttribute, RouteRefreshMessage,
+    RouteRefreshSubtype, RtcNlri, UpdateMessage,
 };
 
 use super::Negotiated;
+use super::config::canonical_ip;
 
 /// AFI 1 (IPv4), the only AFI RTC is defined for (RFC 4684 §4).
 pub const AFI_IPV4: u16 = 1;
+/// AFI 2 (IPv6): the next-hop AFI of our Extended Next Hop tuple (RFC 8950 §3).
+pub const AFI_IPV6: u16 = 2;
+/// RFC 8950 §3: capability code of Extended Next Hop Encoding.
+pub const CAPABILITY_EXTENDED_NEXT_HOP: u8 = 5;
 /// SAFI 132, Route Target Constraint (RFC 4684 §4).
 pub const SAFI_RTC: u8 = 132;
 /// RFC 6793 §9: AS_TRANS, sent in OPEN's My AS when the local AS needs 4 octets.
@@ -98,6 +104,10 @@ pub struct OpenParams {
     pub rtc: bool,
     pub route_refresh: bool,
     pub enhanced_route_refresh: bool,
+    /// Advertise Extended Next Hop Encoding for AFI 1 / SAFI 132 with
+    /// next-hop AFI 2 (RFC 8950 §3): set on IPv6 sessions, see
+    /// [`UpdateContext::for_session`].
+    pub extended_next_hop: bool,
 }
 
 fn encode(message: &'static str, msg: &Message) -> Result<Bytes, CodecError> {
@@ -115,6 +125,16 @@ pub fn encode_open(p: &OpenParams) -> Result<Bytes, CodecError> {
             afi: rustbgpd_wire::Afi::Ipv4,
             safi: rustbgpd_wire::Safi::RtConstrain,
         });
+        if p.extended_next_hop {
+            // RFC 8950 §3: <NLRI AFI 1, NLRI SAFI 132, next-hop AFI 2>: we
+            // accept, and send once the peer advertises the same, an IPv6
+            // next hop for RTC routes.
+            capabilities.push(Capability::ExtendedNextHop(vec![ExtendedNextHopFamily {
+                nlri_afi: rustbgpd_wire::Afi::Ipv4,
+                nlri_safi: rustbgpd_wire::Safi::RtConstrain,
+                next_hop_afi: rustbgpd_wire::Afi::Ipv6,
+            }]));
+        }
     }
     if p.route_refresh {
         capabilities.push(Capability::RouteRefresh);
@@ -173,8 +193,41 @@ pub struct UpdateContext {
     pub local_as: u32,
     pub internal: bool,
     pub four_octet_as: bool,
-    /// Our address on this session: the MP_REACH next hop (RFC 4684 §4).
+    /// The MP_REACH next hop (RFC 4684 §4), see [`UpdateContext::for_session`].
     pub next_hop: IpAddr,
+}
+
+impl UpdateContext {
+    /// The context of an Established session, from what was negotiated and
+    /// the local address of its TCP connection.
+    ///
+    /// Next hop: RFC 4684 §4 reads a 4-octet next hop as IPv4 and a
+    /// 16-octet one as IPv6, but a peer may check an AFI 1 next hop the
+    /// way RFC 4760 §3 has the AFI decide, and RFC 8950 §3 is how a speaker
+    /// says it accepts an IPv6 next hop for an IPv4 AFI. So on an IPv6
+    /// session the 16-octet session address is sent only when the peer
+    /// advertised <1, 132, 2> too; otherwise the next hop is our router id,
+    /// an IPv4 address of ours that any AFI 1 decoder accepts (the RTC next
+    /// hop only names the advertising speaker: nothing is forwarded to it).
+    pub fn for_session(
+        local_as: u32,
+        internal: bool,
+        negotiated: &Negotiated,
+        local_addr: IpAddr,
+        router_id: Ipv4Addr,
+    ) -> Self {
+        let next_hop = match canonical_ip(local_addr) {
+            v4 @ IpAddr::V4(_) => v4,
+            v6 if negotiated.extended_next_hop => v6,
+            IpAddr::V6(_) => IpAddr::V4(router_id),
+        };
+        Self {
+            local_as,
+            internal,
+            four_octet_as: negotiated.four_octet_as,
+            next_hop,
+        }
+    }
 }
 
 /// UPDATEs announcing `announce` (MP_REACH_NLRI) and withdrawing `withdraw`

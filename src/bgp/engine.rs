@@ -318,6 +318,7 @@ impl Engine {
             rtc: p.vpn_target,
             route_refresh: p.route_refresh,
             enhanced_route_refresh: p.enhanced_route_refresh && p.route_refresh,
+            extended_next_hop: canonical_ip(p.address).is_ipv6(),
         }
     }
 
@@ -541,17 +542,19 @@ impl Engine {
             return;
         };
         let local_as = self.local_as;
+        let router_id = self.router_id;
         let originated = self.originated.clone();
         let p = &mut self.peers[idx];
         if let Some(c) = p.conns.iter_mut().find(|c| c.id == conn) {
             c.state = SessionState::Established;
         }
-        let ctx = UpdateContext {
+        let ctx = UpdateContext::for_session(
             local_as,
-            internal: p.internal,
-            four_octet_as: accepted.negotiated.four_octet_as,
-            next_hop: canonical_ip(local_addr),
-        };
+            p.internal,
+            &accepted.negotiated,
+            local_addr,
+            router_id,
+        );
         info!(peer = %p.addr(), negotiated = ?accepted.negotiated, "BGP session Established");
         p.est = Some(Est {
             conn,
