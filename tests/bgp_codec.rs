@@ -458,3 +458,21 @@ fn rtc_routes_with_an_ipv6_next_hop_are_accepted() {
     let r = codec::parse_rtc_update(&ebgp(), &u).unwrap();
     assert_eq!(r.announced, vec![route]);
 }
+
+/// The encoders fail with the codec's own error type (no `String`): here a
+/// NOTIFICATION whose data would take it past 4096 octets (RFC 4271 §4.1).
+#[test]
+fn encode_errors_are_typed() {
+    let too_long = codec::Notify::with_data(6, 2, vec![0u8; 4096]);
+    let e = codec::encode_notification(&too_long).unwrap_err();
+    let codec::CodecError::Encode { message, source } = &e;
+    assert_eq!(*message, "NOTIFICATION");
+    assert!(
+        matches!(source, rustbgpd_wire::EncodeError::MessageTooLong { .. }),
+        "{source:?}"
+    );
+    assert!(
+        e.to_string().starts_with("cannot encode BGP NOTIFICATION"),
+        "{e}"
+    );
+}
