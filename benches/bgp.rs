@@ -132,6 +132,7 @@ fn serve(stream: TcpStream, bgp: bool, id: [u8; 4], shared: &(Mutex<SinkState>, 
             rtc: true,
             route_refresh: true,
             enhanced_route_refresh: true,
+            extended_next_hop: false,
         })
         .unwrap();
         writer.write_all(&open).unwrap();

@@ -48,7 +48,14 @@ pub fn rpc(data: &[u8]) {
 /// BGP message decoding as a session does it: header check, whole-message
 /// decode, then the RTC part of an UPDATE.
 pub fn bgp(data: &[u8]) {
-    use ncagent::bgp::codec::{UpdateContext, decode, frame_length, parse_rtc_update};
+    use ncagent::bgp::Negotiated;
+    use ncagent::bgp::codec::{UpdateContext, decode_with, frame_length, parse_rtc_update};
+    // The second bit picks a session with enhanced route refresh (RFC 7313 §5
+    // length rule) or without (RFC 2918 only).
+    let negotiated = Negotiated {
+        enhanced_route_refresh: data.first().is_some_and(|b| b & 2 == 2),
+        ..Negotiated::default()
+    };
     let ctx = UpdateContext {
         local_as: 65000,
         internal: data.first().is_some_and(|b| b & 1 == 1),
@@ -62,7 +69,7 @@ pub fn bgp(data: &[u8]) {
         }
         let frame = Bytes::copy_from_slice(&rest[..len]);
         rest = &rest[len..];
-        if let Ok(rustbgpd_wire::Message::Update(u)) = decode(frame) {
+        if let Ok(rustbgpd_wire::Message::Update(u)) = decode_with(frame, &negotiated) {
             let _ = parse_rtc_update(&ctx, &u);
         }
     }

@@ -299,3 +299,102 @@ async fn gobgp_records_our_end_of_rib() {
         assert_eq!(ours.rtc_routes_out.len(), 1, "{peer}");
     }
 }
+
+const V6: &str = "::1";
+
+/// Our engine and one eBGP GoBGP (AS 65003), both on `::1`; GoBGP is
+/// passive on its own port and our engine connects (FACTS: GoBGP 3.10 over
+/// IPv6 on one host).
+async fn v6_pair(stop: &CancellationToken) -> (BgpHandle, GoBgp) {
+    let g = GoBgp::start_with_router_id(
+        V6,
+        "10.255.0.6",
+        65003,
+        &[Neighbor {
+            address: ip(V6),
+            peer_as: 65000,
+            passive: true,
+            remote_port: 179,
+        }],
+    );
+    let mut c = BgpConfig::new(65000, Ipv4Addr::new(1, 1, 1, 1));
+    c.connect_retry = 1;
+    c.hold_time = 30;
+    c.route_targets = vec!["65000:100".into()];
+    let mut p = PeerConfig::new(ip(V6), 65003);
+    p.port = g.bgp_port;
+    p.local_address = Some(ip(V6));
+    c.peers = vec![p];
+    let (engine, _) = Engine::start(c, stop.clone()).await.unwrap();
+    wait_peer(&engine, V6, "IPv6 GoBGP Established", |p| {
+        p.state == SessionState::Established
+    })
+    .await;
+    g.wait_until("IPv6 GoBGP sees us Established", |g| g.established(ip(V6)));
+    (engine, g)
+}
+
+/// Issue #9 item 7, IPv6 sessions. GoBGP 3.10 advertises Extended Next Hop
+/// (RFC 8950 §3) <1, 132, 2> for rtc and sends a 16-octet next hop; we
+/// advertise the same tuple on IPv6 sessions, so the 16-octet `::1` is
+/// negotiated, not presumed (RFC 4684 §4 reads 16 octets as IPv6). Then: our
+/// RTC route in GoBGP's RIB with next hop `::1`, GoBGP's route in ours, and
+/// soft resets by the IPv6 selector counted by GoBGP, no session reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_ipv6_peer_negotiates_extended_next_hop_and_is_soft_reset() {
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let (engine, g) = v6_pair(&stop).await;
+    let v6 = ip(V6);
+
+    let n = engine
+        .snapshot()
+        .await
+        .unwrap()
+        .peer(v6)
+        .unwrap()
+        .negotiated;
+    assert!(n.rtc && n.route_refresh && n.extended_next_hop, "{n:?}");
+    let ours = g.capabilities(v6, "remote_cap");
+    assert!(
+        ours.contains("ExtendedNexthopCapability"),
+        "GoBGP did not receive our Extended Next Hop capability: {ours}"
+    );
+
+    g.wait_until("our RTC route in GoBGP's rtc RIB", |g| {
+        !g.rtc_paths("65000:65000:100").is_empty()
+    });
+    let paths = g.rtc_paths("65000:65000:100");
+    assert!(paths.contains(r#""nexthop":"::1""#), "{paths}");
+
+    g.add_vrf("green", "65003:1", "65003:300");
+    wait_peer(&engine, V6, "GoBGP's RTC route over IPv6", |p| {
+        p.rtc_routes_in
+            .iter()
+            .any(|r| r.route_target.as_deref() == Some("65003:300") && r.origin_as == 65003)
+    })
+    .await;
+
+    let up = g.uptime_since(v6);
+    let r0 = g.message_count(v6, "received", "refresh");
+    let out = engine
+        .refresh(PeerSelector::Ipv6(V6.parse().unwrap()), Direction::Import)
+        .await
+        .unwrap();
+    assert_eq!(out.refreshed, vec![v6]);
+    g.wait_until("GoBGP counts our ROUTE-REFRESH over IPv6", |g| {
+        g.message_count(v6, "received", "refresh") == r0 + 1
+    });
+
+    let u0 = g.message_count(v6, "received", "update");
+    let out = engine
+        .refresh(PeerSelector::Ipv6(V6.parse().unwrap()), Direction::Export)
+        .await
+        .unwrap();
+    assert_eq!(out.refreshed, vec![v6]);
+    g.wait_until("GoBGP counts the re-advertisement", |g| {
+        g.message_count(v6, "received", "update") > u0
+    });
+    assert!(g.established(v6));
+    assert_eq!(g.uptime_since(v6), up, "the IPv6 session was reset");
+}

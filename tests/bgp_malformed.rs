@@ -343,6 +343,89 @@ async fn long_borr_is_invalid_route_refresh_length() {
     established_then(msg(5, &[0, 1, 1, 132, 0]), (7, 1)).await;
 }
 
+// RFC 7313 §5 names only subtypes 1 and 2: a long BoRR on a session without
+// enhanced route refresh is no error. Without it the third octet is RFC 2918
+// §3's Reserved field, "ignored by the receiver": the message is a plain
+// ROUTE-REFRESH, and anything after the 4 octets could only be ORF entries
+// (RFC 5291), never negotiated here, so it is ignored. The engine answers
+// by re-advertising its Adj-RIB-Out and the session stays up.
+#[tokio::test]
+async fn long_route_refresh_without_err_is_answered() {
+    route_refresh_is_answered(false, msg(5, &[0, 1, 0, 132, 0])).await;
+}
+
+#[tokio::test]
+async fn borr_without_err_is_a_plain_route_refresh() {
+    route_refresh_is_answered(false, msg(5, &[0, 1, 1, 132])).await;
+    route_refresh_is_answered(false, msg(5, &[0, 1, 1, 132, 0, 0])).await;
+}
+
+// RFC 7313 §5: the length rule is for BoRR and EoRR; a long subtype-0
+// request on a session with enhanced route refresh is answered like a
+// 4-octet one (its trailing octets could only be ORF entries).
+#[tokio::test]
+async fn long_plain_route_refresh_with_err_is_answered() {
+    route_refresh_is_answered(true, msg(5, &[0, 1, 0, 132, 0])).await;
+}
+
+// RFC 7313 §5: the same for EoRR as for BoRR.
+#[tokio::test]
+async fn long_eorr_is_invalid_route_refresh_length() {
+    established_then(msg(5, &[0, 1, 2, 132, 0, 0, 0]), (7, 1)).await;
+}
+
+/// Establishes a session (with or without enhanced route refresh in the
+/// client's OPEN), sends `rr` and checks that the engine answers it with
+/// its Adj-RIB-Out (an UPDATE), counts it, sends no NOTIFICATION and stays
+/// Established.
+async fn route_refresh_is_answered(err: bool, rr: Vec<u8>) {
+    let lab = lab().await;
+    let mut s = connect_from(CLIENT, lab.port).await;
+    let params = if err {
+        caps(u32::from(PEER_AS))
+    } else {
+        // MP 1/132, route refresh, 4-octet AS: no enhanced route refresh (70).
+        let mut c = vec![1, 4, 0, 1, 0, 132, 2, 0, 65, 4];
+        c.extend_from_slice(&u32::from(PEER_AS).to_be_bytes());
+        let mut p = vec![2, u8::try_from(c.len()).unwrap()];
+        p.extend(c);
+        p
+    };
+    s.write_all(&open_with(4, PEER_AS, 0, [2, 2, 2, 2], &params))
+        .await
+        .unwrap();
+    s.write_all(&msg(4, &[])).await.unwrap();
+    // The engine's OPEN, KEEPALIVE, initial UPDATE (65000:100) and the
+    // End-of-RIB marker that follows it (RFC 4684 §6).
+    next_update(&mut s).await;
+    next_update(&mut s).await;
+    let p = lab.engine.snapshot().await.unwrap();
+    let p = p.peer(ip(CLIENT)).unwrap();
+    assert_eq!(p.state, SessionState::Established);
+    assert_eq!(p.negotiated.enhanced_route_refresh, err);
+    assert_eq!(p.route_refresh_received, 0);
+
+    s.write_all(&rr).await.unwrap();
+    next_update(&mut s).await;
+    let p = lab.engine.snapshot().await.unwrap();
+    let p = p.peer(ip(CLIENT)).unwrap();
+    assert_eq!(p.state, SessionState::Established);
+    assert_eq!(p.route_refresh_received, 1);
+}
+
+/// Reads until an UPDATE; a NOTIFICATION or the end of the connection fails.
+async fn next_update(s: &mut TcpStream) {
+    loop {
+        let (ty, body) = read_msg(s)
+            .await
+            .expect("connection ended (or stalled) before an UPDATE");
+        assert_ne!(ty, 3, "NOTIFICATION {body:?}");
+        if ty == 2 {
+            return;
+        }
+    }
+}
+
 // RFC 4271 §6.5: nothing received within the hold time -> Hold Timer Expired.
 #[tokio::test]
 async fn silence_is_hold_timer_expired() {

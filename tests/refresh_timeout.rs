@@ -27,6 +27,7 @@ fn stalling_peer(listener: TcpListener, established: std::sync::mpsc::Sender<()>
         rtc: true,
         route_refresh: true,
         enhanced_route_refresh: false,
+        extended_next_hop: false,
     })
     .unwrap();
     s.write_all(&open).unwrap();

@@ -2,17 +2,25 @@
 //! speaker sends and turning received bytes into messages or into the
 //! NOTIFICATION that answers them. Pure: no I/O (STYLE §3).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
 use rustbgpd_wire::{
-    AsPath, AsPathSegment, Capability, DecodeError, ErrorDisposition, Message, MpReachNlri,
-    MpUnreachNlri, NotificationCode, NotificationMessage, OpenMessage, Origin, PathAttribute,
-    RouteRefreshMessage, RouteRefreshSubtype, RtcNlri, UpdateMessage,
+    AsPath, AsPathSegment, Capability, DecodeError, EncodeError, ErrorDisposition,
+    ExtendedNextHopFamily, Message, MpReachNlri, MpUnreachNlri, NotificationCode,
+    NotificationMessage, OpenMessage, Origin, PathAttribute, RouteRefreshMessage,
+    RouteRefreshSubtype, RtcNlri, UpdateMessage,
 };
+
+use super::Negotiated;
+use super::config::canonical_ip;
 
 /// AFI 1 (IPv4), the only AFI RTC is defined for (RFC 4684 §4).
 pub const AFI_IPV4: u16 = 1;
+/// AFI 2 (IPv6): the next-hop AFI of our Extended Next Hop tuple (RFC 8950 §3).
+pub const AFI_IPV6: u16 = 2;
+/// RFC 8950 §3: capability code of Extended Next Hop Encoding.
+pub const CAPABILITY_EXTENDED_NEXT_HOP: u8 = 5;
 /// SAFI 132, Route Target Constraint (RFC 4684 §4).
 pub const SAFI_RTC: u8 = 132;
 /// RFC 6793 §9: AS_TRANS, sent in OPEN's My AS when the local AS needs 4 octets.
@@ -73,6 +81,20 @@ impl std::fmt::Display for Notify {
     }
 }
 
+/// Why a message could not be built (STYLE §4: the codec's own error type;
+/// the engine maps it where it records or logs a failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The wire codec refused to encode the message, e.g. a value out of
+    /// range for its field or a message over 4096 octets (RFC 4271 §4.1).
+    #[error("cannot encode BGP {message}: {source}")]
+    Encode {
+        message: &'static str,
+        #[source]
+        source: EncodeError,
+    },
+}
+
 /// What goes into our OPEN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenParams {
@@ -82,16 +104,20 @@ pub struct OpenParams {
     pub rtc: bool,
     pub route_refresh: bool,
     pub enhanced_route_refresh: bool,
+    /// Advertise Extended Next Hop Encoding for AFI 1 / SAFI 132 with
+    /// next-hop AFI 2 (RFC 8950 §3): set on IPv6 sessions, see
+    /// [`UpdateContext::for_session`].
+    pub extended_next_hop: bool,
 }
 
-fn encode(msg: &Message) -> Result<Bytes, String> {
+fn encode(message: &'static str, msg: &Message) -> Result<Bytes, CodecError> {
     rustbgpd_wire::encode_message(msg)
         .map(bytes::BytesMut::freeze)
-        .map_err(|e| e.to_string())
+        .map_err(|source| CodecError::Encode { message, source })
 }
 
 /// OPEN with the capabilities of SPEC §5 (RFC 5492 capabilities parameter).
-pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
+pub fn encode_open(p: &OpenParams) -> Result<Bytes, CodecError> {
     let mut capabilities = Vec::new();
     if p.rtc {
         // RFC 4760 §8 multiprotocol capability for AFI 1 / SAFI 132.
@@ -99,6 +125,16 @@ pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
             afi: rustbgpd_wire::Afi::Ipv4,
             safi: rustbgpd_wire::Safi::RtConstrain,
         });
+        if p.extended_next_hop {
+            // RFC 8950 §3: <NLRI AFI 1, NLRI SAFI 132, next-hop AFI 2>: we
+            // accept, and send once the peer advertises the same, an IPv6
+            // next hop for RTC routes.
+            capabilities.push(Capability::ExtendedNextHop(vec![ExtendedNextHopFamily {
+                nlri_afi: rustbgpd_wire::Afi::Ipv4,
+                nlri_safi: rustbgpd_wire::Safi::RtConstrain,
+                next_hop_afi: rustbgpd_wire::Afi::Ipv6,
+            }]));
+        }
     }
     if p.route_refresh {
         capabilities.push(Capability::RouteRefresh);
@@ -109,13 +145,16 @@ pub fn encode_open(p: &OpenParams) -> Result<Bytes, String> {
     // RFC 6793 §3: always advertise 4-octet AS support.
     capabilities.push(Capability::FourOctetAs { asn: p.local_as });
     let my_as = u16::try_from(p.local_as).unwrap_or(AS_TRANS);
-    encode(&Message::Open(OpenMessage {
-        version: 4,
-        my_as,
-        hold_time: p.hold_time,
-        bgp_identifier: p.router_id,
-        capabilities,
-    }))
+    encode(
+        "OPEN",
+        &Message::Open(OpenMessage {
+            version: 4,
+            my_as,
+            hold_time: p.hold_time,
+            bgp_identifier: p.router_id,
+            capabilities,
+        }),
+    )
 }
 
 /// KEEPALIVE: the bare 19-octet header (RFC 4271 §4.4).
@@ -126,22 +165,26 @@ pub fn encode_keepalive() -> Bytes {
 }
 
 /// ROUTE-REFRESH for AFI 1 / SAFI 132 with the RFC 7313 §3 subtype.
-pub fn encode_route_refresh(subtype: RouteRefreshSubtype) -> Result<Bytes, String> {
-    encode(&Message::RouteRefresh(
-        RouteRefreshMessage::new_with_subtype(
+pub fn encode_route_refresh(subtype: RouteRefreshSubtype) -> Result<Bytes, CodecError> {
+    encode(
+        "ROUTE-REFRESH",
+        &Message::RouteRefresh(RouteRefreshMessage::new_with_subtype(
             rustbgpd_wire::Afi::Ipv4,
             rustbgpd_wire::Safi::RtConstrain,
             subtype,
-        ),
-    ))
+        )),
+    )
 }
 
-pub fn encode_notification(n: &Notify) -> Result<Bytes, String> {
-    encode(&Message::Notification(NotificationMessage::new(
-        NotificationCode::from_u8(n.code),
-        n.subcode,
-        n.data.clone(),
-    )))
+pub fn encode_notification(n: &Notify) -> Result<Bytes, CodecError> {
+    encode(
+        "NOTIFICATION",
+        &Message::Notification(NotificationMessage::new(
+            NotificationCode::from_u8(n.code),
+            n.subcode,
+            n.data.clone(),
+        )),
+    )
 }
 
 /// Per-session facts the UPDATE builder and parser need.
@@ -150,8 +193,41 @@ pub struct UpdateContext {
     pub local_as: u32,
     pub internal: bool,
     pub four_octet_as: bool,
-    /// Our address on this session: the MP_REACH next hop (RFC 4684 §4).
+    /// The MP_REACH next hop (RFC 4684 §4), see [`UpdateContext::for_session`].
     pub next_hop: IpAddr,
+}
+
+impl UpdateContext {
+    /// The context of an Established session, from what was negotiated and
+    /// the local address of its TCP connection.
+    ///
+    /// Next hop: RFC 4684 §4 reads a 4-octet next hop as IPv4 and a
+    /// 16-octet one as IPv6, but a peer may check an AFI 1 next hop the
+    /// way RFC 4760 §3 has the AFI decide, and RFC 8950 §3 is how a speaker
+    /// says it accepts an IPv6 next hop for an IPv4 AFI. So on an IPv6
+    /// session the 16-octet session address is sent only when the peer
+    /// advertised <1, 132, 2> too; otherwise the next hop is our router id,
+    /// an IPv4 address of ours that any AFI 1 decoder accepts (the RTC next
+    /// hop only names the advertising speaker: nothing is forwarded to it).
+    pub fn for_session(
+        local_as: u32,
+        internal: bool,
+        negotiated: &Negotiated,
+        local_addr: IpAddr,
+        router_id: Ipv4Addr,
+    ) -> Self {
+        let next_hop = match canonical_ip(local_addr) {
+            v4 @ IpAddr::V4(_) => v4,
+            v6 if negotiated.extended_next_hop => v6,
+            IpAddr::V6(_) => IpAddr::V4(router_id),
+        };
+        Self {
+            local_as,
+            internal,
+            four_octet_as: negotiated.four_octet_as,
+            next_hop,
+        }
+    }
 }
 
 /// UPDATEs announcing `announce` (MP_REACH_NLRI) and withdrawing `withdraw`
@@ -160,7 +236,7 @@ pub fn encode_rtc_updates(
     ctx: &UpdateContext,
     announce: &[RtcNlri],
     withdraw: &[RtcNlri],
-) -> Result<Vec<Bytes>, String> {
+) -> Result<Vec<Bytes>, CodecError> {
     let mut out = Vec::new();
     for chunk in withdraw.chunks(ROUTES_PER_UPDATE) {
         let attrs = [PathAttribute::MpUnreachNlri(Box::new(MpUnreachNlri {
@@ -178,7 +254,10 @@ pub fn encode_rtc_updates(
     }
     for chunk in announce.chunks(ROUTES_PER_UPDATE) {
         // RFC 4271 §5.1.2: eBGP prepends our AS; iBGP sends an empty AS_PATH
-        // and LOCAL_PREF (§5.1.5).
+        // and LOCAL_PREF (§5.1.5). Towards a peer without the 4-octet AS
+        // capability the codec writes a 4-octet local AS as AS_TRANS in
+        // AS_PATH and adds AS4_PATH with the real path (RFC 6793 §4.2.2;
+        // pinned by tests/bgp_codec.rs and tests/bgp_as4.rs).
         let as_path = if ctx.internal {
             AsPath { segments: vec![] }
         } else {
@@ -211,7 +290,7 @@ pub fn encode_rtc_updates(
     Ok(out)
 }
 
-fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, String> {
+fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, CodecError> {
     let update = UpdateMessage::try_build(
         &[],
         &[],
@@ -220,8 +299,11 @@ fn build_update(attrs: &[PathAttribute], four_octet_as: bool) -> Result<Bytes, S
         false,
         rustbgpd_wire::Ipv4UnicastMode::Body,
     )
-    .map_err(|e| e.to_string())?;
-    encode(&Message::Update(update))
+    .map_err(|source| CodecError::Encode {
+        message: "UPDATE",
+        source,
+    })?;
+    encode("UPDATE", &Message::Update(update))
 }
 
 /// RFC 4271 §6.1 header checks, done before buffering the body. `Ok(None)`:
@@ -262,17 +344,49 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, Notify> {
     Ok(Some(usize::from(len)))
 }
 
-/// Decodes one whole message (as delimited by [`frame_length`]).
+/// Decodes one whole message (as delimited by [`frame_length`]) before any
+/// capability is negotiated (OpenSent, OpenConfirm): [`decode_with`] and
+/// nothing negotiated.
 pub fn decode(frame: Bytes) -> Result<Message, Notify> {
-    // RFC 7313 §5: a ROUTE-REFRESH whose body is not 4 octets (we negotiate
-    // no ORF, RFC 5291) is "ROUTE-REFRESH Message Error / Invalid Message Length".
-    if frame.len() > HEADER_LEN && frame[18] == 5 && frame.len() != HEADER_LEN + 4 {
-        return Err(Notify::with_data(
-            code::ROUTE_REFRESH,
-            1,
-            frame.slice(HEADER_LEN..),
-        ));
+    decode_with(frame, &Negotiated::default())
+}
+
+/// Decodes one whole message on a session that negotiated `negotiated`.
+pub fn decode_with(frame: Bytes, negotiated: &Negotiated) -> Result<Message, Notify> {
+    const RR_LEN: usize = HEADER_LEN + 4;
+    // `frame_length` guarantees at least the 4-octet body of RFC 2918 §3.
+    if frame.len() >= RR_LEN && frame[18] == 5 {
+        let subtype = frame[HEADER_LEN + 2];
+        if negotiated.enhanced_route_refresh {
+            // RFC 7313 §5: a BoRR or EoRR whose body is not 4 octets is
+            // "ROUTE-REFRESH Message Error / Invalid Message Length", the
+            // data being the complete message.
+            if matches!(subtype, 1 | 2) && frame.len() != RR_LEN {
+                return Err(Notify::with_data(code::ROUTE_REFRESH, 1, frame));
+            }
+        }
+        // Anything else past the 4 octets could only be ORF entries
+        // (RFC 5291), which we never negotiate: the request is honoured as
+        // RFC 2918 §3 defines it, and the rest ignored rather than handed to
+        // the ORF decoder. Without enhanced route refresh the third octet is
+        // RFC 2918's Reserved field, "ignored by the receiver" (RFC 2918 §3):
+        // every ROUTE-REFRESH is then a plain request (subtype 0).
+        let subtype = if negotiated.enhanced_route_refresh {
+            subtype
+        } else {
+            0
+        };
+        if frame.len() != RR_LEN || subtype != frame[HEADER_LEN + 2] {
+            let mut plain = frame[..RR_LEN].to_vec();
+            plain[16..18].copy_from_slice(&(RR_LEN as u16).to_be_bytes());
+            plain[HEADER_LEN + 2] = subtype;
+            return decode_message(Bytes::from(plain));
+        }
     }
+    decode_message(frame)
+}
+
+fn decode_message(frame: Bytes) -> Result<Message, Notify> {
     let mut buf = frame;
     // Our own 4096 cap: RFC 8654 extended messages are not negotiated.
     rustbgpd_wire::decode_message(&mut buf, 4096).map_err(|e| Notify::from_decode(&e))
@@ -310,6 +424,9 @@ pub fn parse_rtc_update(ctx: &UpdateContext, u: &UpdateMessage) -> Result<RtcUpd
             ErrorDisposition::AttributeDiscard => {}
         }
     }
+    // With `four_octet_as = false` `parse_revised` has already rebuilt
+    // AS_PATH from AS_PATH + AS4_PATH (RFC 6793 §4.2.3): the loop check
+    // below sees a 4-octet local AS hidden behind AS_TRANS.
     let mut has_origin = false;
     let mut as_path = None;
     for a in &parsed.update.attributes {
@@ -414,8 +531,10 @@ mod tests {
         assert_eq!(frame_length(&m).unwrap_err(), Notify::new(1, 1));
     }
 
+    /// RFC 4271 §9.1.2 (route selection ignores a route whose AS_PATH holds
+    /// our AS) with RFC 7606 treat-as-withdraw: the routes become withdrawals.
     #[test]
-    fn treat_as_withdraw_when_origin_missing() {
+    fn as_path_loop_is_treated_as_withdraw() {
         let ctx = UpdateContext {
             local_as: 65000,
             internal: false,
@@ -444,5 +563,94 @@ mod tests {
         .unwrap();
         assert!(looped.announced.is_empty());
         assert_eq!(looped.withdrawn, vec![n]);
+        assert_eq!(
+            looped.treated_as_withdraw.as_deref(),
+            Some("AS_PATH contains the local AS")
+        );
+    }
+
+    const ORIGIN_IGP: [u8; 4] = [0x40, 1, 1, 0];
+    /// AS_PATH: one AS_SEQUENCE holding 65001, 4-octet encoding.
+    const AS_PATH_65001: [u8; 9] = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9];
+
+    fn route() -> RtcNlri {
+        RtcNlri::new(65001, 0x0002_fde9_0000_0064, 96).unwrap()
+    }
+
+    /// MP_REACH_NLRI (RFC 4760 §3) for AFI 1 / SAFI 132, next hop 10.0.0.2,
+    /// holding [`route`] (RFC 4684 §4: length 96, origin AS, route target).
+    fn mp_reach_rtc() -> Vec<u8> {
+        let mut v = vec![0x80, 14, 22, 0, 1, 132, 4, 10, 0, 0, 2, 0, 96];
+        v.extend_from_slice(&65001u32.to_be_bytes());
+        v.extend_from_slice(&0x0002_fde9_0000_0064u64.to_be_bytes());
+        v
+    }
+
+    /// An UPDATE (RFC 4271 §4.3) with no withdrawn routes, these path
+    /// attributes and no IPv4 NLRI, decoded.
+    fn update_with(attrs: &[u8]) -> UpdateMessage {
+        let mut body = vec![0, 0];
+        body.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+        body.extend_from_slice(attrs);
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
+        m.push(2);
+        m.extend(body);
+        let Ok(Message::Update(u)) = decode(Bytes::from(m)) else {
+            panic!("not an update")
+        };
+        u
+    }
+
+    fn ebgp_65000() -> UpdateContext {
+        UpdateContext {
+            local_as: 65000,
+            internal: false,
+            four_octet_as: true,
+            next_hop: "10.0.0.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn well_formed_rtc_update_is_announced() {
+        let attrs = [&ORIGIN_IGP[..], &AS_PATH_65001, &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert_eq!(r.announced, vec![route()]);
+        assert!(r.withdrawn.is_empty() && r.treated_as_withdraw.is_none());
+    }
+
+    /// RFC 7606 §3 (d): reachable RTC NLRI without the well-known mandatory
+    /// ORIGIN is treat-as-withdraw; the session stays up (no `Err`).
+    #[test]
+    fn treat_as_withdraw_when_origin_missing() {
+        let attrs = [&AS_PATH_65001[..], &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert!(r.announced.is_empty(), "{r:?}");
+        assert_eq!(r.withdrawn, vec![route()]);
+        let why = r.treated_as_withdraw.unwrap();
+        assert_eq!(why, "missing well-known attribute ORIGIN");
+    }
+
+    /// RFC 7606 §3 (d), the same for a missing AS_PATH.
+    #[test]
+    fn treat_as_withdraw_when_as_path_missing() {
+        let attrs = [&ORIGIN_IGP[..], &mp_reach_rtc()].concat();
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert!(r.announced.is_empty(), "{r:?}");
+        assert_eq!(r.withdrawn, vec![route()]);
+        let why = r.treated_as_withdraw.unwrap();
+        assert_eq!(why, "missing well-known attribute AS_PATH");
+    }
+
+    /// RFC 7606 §3 (d) only concerns UPDATEs that announce something: an
+    /// MP_UNREACH alone needs neither ORIGIN nor AS_PATH (RFC 4760 §4).
+    #[test]
+    fn withdrawal_alone_needs_no_mandatory_attributes() {
+        let mut attrs = vec![0x80, 15, 16, 0, 1, 132, 96];
+        attrs.extend_from_slice(&65001u32.to_be_bytes());
+        attrs.extend_from_slice(&0x0002_fde9_0000_0064u64.to_be_bytes());
+        let r = parse_rtc_update(&ebgp_65000(), &update_with(&attrs)).unwrap();
+        assert_eq!(r.withdrawn, vec![route()]);
+        assert!(r.announced.is_empty() && r.treated_as_withdraw.is_none());
     }
 }

@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::codec::{self, Notify, UpdateContext, code};
-use super::config::canonical_ip;
 use super::fsm::{Accepted, SessionState};
 use super::outbox::{Counters, ExportPlan, Outbox};
 use super::rib::{AdjRibIn, RouteTarget, adj_rib_out};
@@ -435,18 +434,20 @@ impl Engine {
             return;
         };
         let local_as = self.local_as;
+        let router_id = self.router_id;
         let p = &mut self.peers[idx];
         match p.conns.iter_mut().find(|c| c.id == conn) {
             // A connection we are closing (collision loser) never takes over.
             Some(c) if !c.stopping => c.state = SessionState::Established,
             _ => return,
         }
-        let ctx = UpdateContext {
+        let ctx = UpdateContext::for_session(
             local_as,
-            internal: p.internal,
-            four_octet_as: accepted.negotiated.four_octet_as,
-            next_hop: canonical_ip(local_addr),
-        };
+            p.internal,
+            &accepted.negotiated,
+            local_addr,
+            router_id,
+        );
         info!(peer = %p.addr(), negotiated = ?accepted.negotiated, "BGP session Established");
         p.adj_out = if accepted.negotiated.rtc {
             adj_rib_out(&self.originated, p.cfg.advertise_default_rt)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustbgpd_wire::{Capability, MessageType, OpenMessage};
 
 use super::Negotiated;
-use super::codec::{Notify, OpenParams, code};
+use super::codec::{self, Notify, OpenParams, code};
 
 /// RFC 4271 §8.2.2: "a large value (suggested 4 minutes)" for the hold timer
 /// while waiting for the peer's OPEN.
@@ -106,6 +106,9 @@ pub(crate) fn check_open(open: &OpenMessage, exp: &Expect) -> Result<Accepted, N
             && has(&|c| matches!(c, Capability::RouteRefresh))
             && has(&|c| matches!(c, Capability::EnhancedRouteRefresh)),
         four_octet_as: has(&|c| matches!(c, Capability::FourOctetAs { .. })),
+        extended_next_hop: exp.offered.rtc
+            && exp.offered.extended_next_hop
+            && has(&offers_rtc_ipv6_next_hop),
     };
     let hold = exp.offered.hold_time.min(open.hold_time);
     Ok(Accepted {
@@ -113,6 +116,29 @@ pub(crate) fn check_open(open: &OpenMessage, exp: &Expect) -> Result<Accepted, N
         hold_time: Duration::from_secs(u64::from(hold)),
         negotiated,
     })
+}
+
+/// RFC 8950 §3: does this capability hold the tuple <NLRI AFI 1, NLRI
+/// SAFI 132, next-hop AFI 2>? The codec keeps a capability 5 with any tuple
+/// it does not know (another SAFI, say) as raw bytes, so those are read too:
+/// one unknown tuple must not hide ours.
+fn offers_rtc_ipv6_next_hop(c: &Capability) -> bool {
+    match c {
+        Capability::ExtendedNextHop(families) => families.iter().any(|f| {
+            f.nlri_afi == rustbgpd_wire::Afi::Ipv4
+                && f.nlri_safi == rustbgpd_wire::Safi::RtConstrain
+                && f.next_hop_afi == rustbgpd_wire::Afi::Ipv6
+        }),
+        Capability::Unknown { code, data } if *code == codec::CAPABILITY_EXTENDED_NEXT_HOP => {
+            // RFC 8950 §3: 6-octet tuples, NLRI AFI (2), NLRI SAFI (2), next-hop AFI (2).
+            data.chunks_exact(6).any(|t| {
+                t[..2] == codec::AFI_IPV4.to_be_bytes()
+                    && t[2..4] == u16::from(codec::SAFI_RTC).to_be_bytes()
+                    && t[4..] == codec::AFI_IPV6.to_be_bytes()
+            })
+        }
+        _ => false,
+    }
 }
 
 /// RFC 4271 §8.2.2 with the RFC 6608 subcodes: the FSM error for a message
@@ -168,6 +194,7 @@ mod tests {
             rtc: true,
             route_refresh: true,
             enhanced_route_refresh: true,
+            extended_next_hop: false,
         }
     }
 
@@ -229,6 +256,56 @@ mod tests {
         .unwrap();
         assert!(!a.negotiated.route_refresh && !a.negotiated.enhanced_route_refresh);
         assert_eq!(a.keepalive(), None);
+    }
+
+    /// RFC 8950 §3: Extended Next Hop for RTC is negotiated when we offered
+    /// it (IPv6 sessions) and the peer's capability 5 holds <1, 132, 2>,
+    /// also among tuples the codec does not know (then kept raw).
+    #[test]
+    fn extended_next_hop_needs_both_sides_and_the_rtc_tuple() {
+        let v6 = Expect {
+            remote_as: 65001,
+            internal: false,
+            offered: OpenParams {
+                extended_next_hop: true,
+                ..offered()
+            },
+        };
+        let with = |cap: Capability| {
+            let mut caps = all_caps(65001);
+            caps.push(cap);
+            check_open(&open(65001, 90, [2, 2, 2, 2], caps), &v6)
+                .unwrap()
+                .negotiated
+                .extended_next_hop
+        };
+        let family = |safi| rustbgpd_wire::ExtendedNextHopFamily {
+            nlri_afi: rustbgpd_wire::Afi::Ipv4,
+            nlri_safi: safi,
+            next_hop_afi: rustbgpd_wire::Afi::Ipv6,
+        };
+        assert!(with(Capability::ExtendedNextHop(vec![
+            family(rustbgpd_wire::Safi::Unicast),
+            family(rustbgpd_wire::Safi::RtConstrain),
+        ])));
+        assert!(!with(Capability::ExtendedNextHop(vec![family(
+            rustbgpd_wire::Safi::Unicast
+        )])));
+        // <1, 999 (unknown SAFI), 2> then <1, 132, 2>: kept raw by the codec.
+        let raw = Capability::Unknown {
+            code: 5,
+            data: bytes::Bytes::from_static(&[0, 1, 3, 0xe7, 0, 2, 0, 1, 0, 132, 0, 2]),
+        };
+        assert!(with(raw.clone()));
+        // Not offered (an IPv4 session): not negotiated.
+        let v4 = Expect {
+            offered: offered(),
+            ..v6
+        };
+        let mut caps = all_caps(65001);
+        caps.push(raw);
+        let a = check_open(&open(65001, 90, [2, 2, 2, 2], caps), &v4).unwrap();
+        assert!(!a.negotiated.extended_next_hop);
     }
 
     #[test]

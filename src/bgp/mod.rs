@@ -148,6 +148,9 @@ pub struct Negotiated {
     pub enhanced_route_refresh: bool,
     pub rtc: bool,
     pub four_octet_as: bool,
+    /// RFC 8950 §3 Extended Next Hop Encoding for AFI 1 / SAFI 132 with an
+    /// IPv6 next hop (offered on IPv6 sessions only).
+    pub extended_next_hop: bool,
 }
 
 /// An RTC route (RFC 4684 §4): origin AS + route target prefix.

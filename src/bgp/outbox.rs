@@ -66,7 +66,7 @@ impl ExportPlan {
     /// The initial advertisement: the Adj-RIB-Out then the End-of-RIB
     /// marker (RFC 4684 §6, RFC 4724 §2), sent whether or not graceful
     /// restart was negotiated.
-    fn initial(&self) -> Result<Built, String> {
+    fn initial(&self) -> Result<Built, codec::CodecError> {
         let mut frames = codec::encode_rtc_updates(&self.ctx, &self.routes, &[])?;
         let updates = frames.len() as u64 + 1;
         frames.push(codec::encode_rtc_end_of_rib());
@@ -80,7 +80,7 @@ impl ExportPlan {
 
     /// A re-advertisement (export soft reset, or the answer to a received
     /// ROUTE-REFRESH): bracketed by BoRR/EoRR under RFC 7313 §4.
-    fn again(&self) -> Result<Built, String> {
+    fn again(&self) -> Result<Built, codec::CodecError> {
         let updates = codec::encode_rtc_updates(&self.ctx, &self.routes, &[])?;
         let n = updates.len() as u64;
         let mut frames = Vec::with_capacity(updates.len() + 2);
@@ -117,7 +117,7 @@ pub(crate) enum Job {
 
 impl Job {
     /// Builds the bytes. The frames exist only while this job is written.
-    pub(crate) fn build(&self) -> Result<Built, String> {
+    pub(crate) fn build(&self) -> Result<Built, codec::CodecError> {
         match self {
             Job::Control(b) => Ok(Built {
                 frames: vec![b.clone()],

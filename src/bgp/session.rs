@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
+use super::Negotiated;
 use super::codec::{self, Notify, RtcUpdate, UpdateContext, code};
 use super::fsm::{self, Accepted, Expect, SessionState};
 use super::outbox::{Outbox, Timers};
@@ -89,6 +90,8 @@ enum ReadError {
 struct FrameReader {
     rd: OwnedReadHalf,
     buf: BytesMut,
+    /// What the decoder must know once OPENs are exchanged (RFC 7313 §5).
+    negotiated: Negotiated,
 }
 
 impl FrameReader {
@@ -99,7 +102,7 @@ impl FrameReader {
                 && self.buf.len() >= len
             {
                 let frame = self.buf.split_to(len).freeze();
-                return codec::decode(frame).map_err(ReadError::Bad);
+                return codec::decode_with(frame, &self.negotiated).map_err(ReadError::Bad);
             }
             let n = self
                 .rd
@@ -128,11 +131,12 @@ impl Session {
         let mut reader = FrameReader {
             rd,
             buf: BytesMut::with_capacity(4096),
+            negotiated: Negotiated::default(),
         };
         let mut writer = Writer::new(wr);
         let ending = match (local_addr, codec::encode_open(&self.expect.offered)) {
             (Err(e), _) => Ending::Closed(e.to_string()),
-            (_, Err(e)) => Ending::Closed(e),
+            (_, Err(e)) => Ending::Closed(e.to_string()),
             (Ok(local_addr), Ok(open)) => {
                 // A fresh outbox has room: this cannot fail.
                 let _ = self.outbox.control(open);
@@ -284,6 +288,7 @@ impl Session {
                         .control(codec::encode_keepalive())
                         .map_err(Ending::Closed)?;
                     ctx.four_octet_as = acc.negotiated.four_octet_as;
+                    reader.negotiated = acc.negotiated;
                     hold = (!acc.hold_time.is_zero()).then_some(acc.hold_time);
                     hold_deadline = Instant::now() + acc.hold_time;
                     self.outbox.set_timers(Timers {

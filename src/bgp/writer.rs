@@ -74,7 +74,7 @@ impl Writer {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot encode BGP messages");
                 for a in job.into_acks() {
-                    let _ = a.send(Err(e.clone()));
+                    let _ = a.send(Err(e.to_string()));
                 }
                 return;
             }

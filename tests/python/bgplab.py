@@ -18,10 +18,13 @@ AGENT_BGP_ADDR = "127.0.0.1"
 LOCAL_AS = 65000
 EBGP = {"name": "ebgp", "address": "127.0.0.2", "asn": 65001, "group": "ebgp-peers", "rt": "65001:1"}
 IBGP = {"name": "ibgp", "address": "127.0.0.3", "asn": 65000, "group": "ibgp-peers", "rt": "65000:7"}
+# An eBGP GoBGP over IPv6 on ::1 (passive; the agent connects from ::1).
+IPV6 = {"name": "v6", "address": "::1", "asn": 65003, "group": "v6-peers", "rt": "65003:3",
+        "router_id": "10.255.0.6"}
 
 
 def free_port(ip="127.0.0.1"):
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as s:
         s.bind((ip, 0))
         return s.getsockname()[1]
 
@@ -112,7 +115,9 @@ class GoBgp:
         return int(self.neighbor(addr)["state"]["messages"]["received"].get(kind, 0) or 0)
 
     def uptime(self, addr):
-        return int(self.neighbor(addr).get("timers", {}).get("state", {}).get("uptime", 0) or 0)
+        """When the session came up (timers.state.uptime.seconds; 0 if never)."""
+        up = self.neighbor(addr).get("timers", {}).get("state", {}).get("uptime", 0) or 0
+        return int(up.get("seconds", 0) if isinstance(up, dict) else up)
 
     def add_route_target(self, rt, rd=None):
         """Originates an RTC route for `rt` (GoBGP makes it from a VRF)."""
@@ -120,6 +125,17 @@ class GoBgp:
 
     def rtc_rib(self):
         return self.cli("global", "rib", "-a", "rtc")
+
+    def rtc_paths(self, prefix):
+        """The paths of one RTC prefix ("ORIGIN-AS:RT", e.g. "65000:65000:100") in
+        GoBGP's RIB: a list of dicts with "attrs" (MP_REACH is type 14, "nexthop")."""
+        return json.loads(self.cli("-j", "global", "rib", "-a", "rtc") or "{}").get(prefix, [])
+
+    def capabilities(self, addr, which="remote_cap"):
+        """Capability names of the session with addr: "remote_cap" (what the peer
+        advertised) or "local_cap" (GoBGP's own), e.g. "ExtendedNexthopCapability"."""
+        caps = self.neighbor(addr)["state"].get(which, [])
+        return [c["type_url"].rsplit(".", 1)[-1] for c in caps]
 
     def stop(self):
         terminate(self.proc)
@@ -156,6 +172,41 @@ remote_as = {IBGP["asn"]}
 port = {ibgp_port}
 group = "{IBGP["group"]}"
 {extra_peers}
+'''
+
+
+def start_v6_gobgp(workdir, bgp_port=None, api_port=None):
+    """The IPv6 GoBGP (IPV6): passive on [::1]:bgp_port with neighbour ::1 (the
+    agent, AS LOCAL_AS), its API on 127.0.0.1; originates IPV6["rt"]."""
+    g = GoBgp(workdir, IPV6["name"], IPV6["address"], IPV6["asn"],
+              [{"address": IPV6["address"], "peer_as": LOCAL_AS, "remote_port": 1}],
+              bgp_port=bgp_port or free_port(IPV6["address"]), api_port=api_port,
+              router_id=IPV6["router_id"], passive=True)
+    g.add_route_target(IPV6["rt"])
+    return g
+
+
+def agent_v6_bgp_toml(v6_port, route_targets=("65000:100",)):
+    """The agent's [bgp] section with the IPv6 GoBGP as its only peer: the agent
+    connects from ::1 to [::1]:v6_port."""
+    rts = ", ".join(f'"{r}"' for r in route_targets)
+    return f'''
+[bgp]
+local_as = {LOCAL_AS}
+router_id = "10.255.0.1"
+hold_time = 30
+connect_retry = 1
+route_targets = [{rts}]
+
+[[bgp.groups]]
+name = "{IPV6["group"]}"
+
+[[bgp.peers]]
+address = "{IPV6["address"]}"
+remote_as = {IPV6["asn"]}
+port = {v6_port}
+group = "{IPV6["group"]}"
+local_address = "{IPV6["address"]}"
 '''
 
 

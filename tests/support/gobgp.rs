@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ pub struct GoBgp {
     pub address: IpAddr,
     pub asn: u32,
     pub bgp_port: u16,
+    /// Where the gRPC API listens: the BGP address, or 127.0.0.1 for an
+    /// IPv6 instance (the API does not need to follow the BGP transport).
+    pub api_host: IpAddr,
     pub api_port: u16,
     dir: tempfile::TempDir,
 }
@@ -67,14 +70,31 @@ pub fn free_port(ip: IpAddr) -> u16 {
 impl GoBgp {
     /// Starts gobgpd and waits until its API answers (bounded).
     pub fn start(address: &str, asn: u32, neighbors: &[Neighbor]) -> GoBgp {
+        Self::start_with_router_id(address, address, asn, neighbors)
+    }
+
+    /// As [`GoBgp::start`] with an explicit BGP identifier: needed when
+    /// `address` is IPv6 (e.g. `::1`). An IPv6 instance listens for BGP on
+    /// `[address]` only, and its API is on 127.0.0.1.
+    pub fn start_with_router_id(
+        address: &str,
+        router_id: &str,
+        asn: u32,
+        neighbors: &[Neighbor],
+    ) -> GoBgp {
         let gobgpd = find_binary(GOBGPD);
         let gobgp = find_binary(GOBGP);
         let address: IpAddr = address.parse().unwrap();
+        let api_host: IpAddr = if address.is_ipv6() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            address
+        };
         let bgp_port = free_port(address);
-        let api_port = free_port(address);
+        let api_port = free_port(api_host);
         let dir = tempfile::tempdir().unwrap();
         let mut conf = format!(
-            "[global.config]\n  as = {asn}\n  router-id = \"{address}\"\n  port = {bgp_port}\n  \
+            "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  port = {bgp_port}\n  \
              local-address-list = [\"{address}\"]\n"
         );
         for n in neighbors {
@@ -96,7 +116,7 @@ impl GoBgp {
             .arg("-f")
             .arg(&conf_path)
             .args(["-t", "toml", "--pprof-disable", "--api-hosts"])
-            .arg(format!("{address}:{api_port}"))
+            .arg(SocketAddr::new(api_host, api_port).to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -108,6 +128,7 @@ impl GoBgp {
             address,
             asn,
             bgp_port,
+            api_host,
             api_port,
             dir,
         };
@@ -131,7 +152,7 @@ impl GoBgp {
         let out = Command::new(&self.gobgp)
             .args([
                 "-u",
-                &self.address.to_string(),
+                &self.api_host.to_string(),
                 "-p",
                 &self.api_port.to_string(),
             ])
@@ -177,6 +198,23 @@ impl GoBgp {
             .unwrap_or(0)
     }
 
+    /// The capabilities of the session with `peer` as GoBGP's JSON array
+    /// text: `"remote_cap"` (what the peer advertised) or `"local_cap"`
+    /// (what GoBGP advertised), e.g. containing `ExtendedNexthopCapability`.
+    pub fn capabilities(&self, peer: IpAddr, which: &str) -> String {
+        json_array(&self.neighbor_json(peer), which)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The `gobgp -j global rib -a rtc` entries of one RTC prefix
+    /// (`"ORIGIN-AS:RT"`, e.g. `"65000:65000:100"`) as JSON array text.
+    pub fn rtc_paths(&self, prefix: &str) -> String {
+        json_array(&self.rtc_rib(), prefix)
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Originates an RTC route for `rt` via a VRF importing/exporting it.
     pub fn add_vrf(&self, name: &str, rd: &str, rt: &str) {
         self.cli(&["vrf", "add", name, "rd", rd, "rt", "both", rt]);
@@ -217,6 +255,26 @@ pub fn json_object<'a>(json: &'a str, key: &str) -> Option<&'a str> {
         match c {
             '{' => depth += 1,
             '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&json[start..=start + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `[...]` value of the first `"key":[` in `json` (brackets balanced).
+pub fn json_array<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!("\"{key}\":[");
+    let start = json.find(&pat)? + pat.len() - 1;
+    let mut depth = 0usize;
+    for (i, c) in json[start..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(&json[start..=start + i]);

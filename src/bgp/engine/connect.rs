@@ -86,6 +86,7 @@ impl Engine {
             rtc: p.vpn_target,
             route_refresh: p.route_refresh,
             enhanced_route_refresh: p.enhanced_route_refresh && p.route_refresh,
+            extended_next_hop: canonical_ip(p.address).is_ipv6(),
         }
     }
 
