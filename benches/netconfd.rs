@@ -194,7 +194,7 @@ impl Session {
     /// Reads one whole message; None once the client's output ended.
     fn recv(&mut self) -> Option<String> {
         loop {
-            let from = self.scanned.max(self.start);
+            let from = self.scanned;
             if let Some(i) = self.buf[from..].windows(EOM.len()).position(|w| w == EOM) {
                 let end = from + i;
                 let msg = String::from_utf8_lossy(&self.buf[self.start..end]).into_owned();
@@ -202,7 +202,7 @@ impl Session {
                 self.scanned = self.start;
                 return Some(msg);
             }
-            self.scanned = self.buf.len().saturating_sub(EOM.len() - 1);
+            self.scanned = self.buf.len().saturating_sub(EOM.len() - 1).max(self.start);
             if self.start > 0 && self.start >= self.buf.len() / 2 {
                 self.buf.drain(..self.start);
                 self.scanned -= self.start;
