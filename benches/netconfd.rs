@@ -345,7 +345,13 @@ impl Netconfd {
 
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let t = Instant::now();
             terminate(&mut c);
+            println!(
+                "netconfd pid {} stopped (SIGTERM, SIGKILL after 5 s) in {:.0} ms",
+                c.id(),
+                ms(t.elapsed())
+            );
         }
         let _ = std::fs::remove_file(Self::sock(&self.dir));
     }
@@ -353,10 +359,6 @@ impl Netconfd {
     fn restart(&mut self) {
         self.stop();
         self.start();
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 }
 
@@ -560,6 +562,13 @@ fn main() {
             "{}: direction \"sideways\" answered error-tag {tag}",
             t.name
         );
+        println!(
+            "{}: reply sizes: get-config {} bytes, filtered get {} bytes, refresh {} bytes",
+            t.name,
+            s.rpc(GET_CONFIG).len(),
+            s.rpc(FILTERED_GET).len(),
+            r.len()
+        );
         s.close(t.name);
     }
 
@@ -603,7 +612,6 @@ fn main() {
         );
         figures.push(r);
     }
-    println!("netconfd pid at the end: {}", netconfd.pid());
     netconfd.stop();
 
     header("NETCONF against yuma123 netconfd (higher is better)");
