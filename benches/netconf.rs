@@ -1,9 +1,12 @@
-//! NETCONF over SSH: ncagent against an anchor measured in the same run
-//! (SPEC §9). The anchor is OpenSSH's sshd on a loopback port whose
+//! SSH transport and sessions: ncagent against an anchor measured in the
+//! same run (SPEC §9). The anchor is OpenSSH's sshd on a loopback port whose
 //! `netconf` subsystem is a minimal C responder (benches/anchor/): it sends
 //! the hello ncagent sent and answers every `<rpc>` with the bytes ncagent
-//! answered to the same `<get-config>`. Both servers are driven by the same
-//! blocking libssh2 client (tests/common) with public-key authentication.
+//! answered to the same `<get-config>`. It is not a NETCONF server (no
+//! parsing, no schema); it measures what OpenSSH's process-per-session
+//! transport costs. The NETCONF server comparison is benches/netconfd.rs.
+//! Both servers are driven by the same blocking libssh2 client
+//! (tests/common) with public-key authentication.
 //!
 //! Figures: RPC round trips per second on one session and on many, session
 //! set-up per second (TCP + SSH + auth + subsystem + hellos), memory per idle
