@@ -1,9 +1,12 @@
-//! NETCONF over SSH: ncagent against an anchor measured in the same run
-//! (SPEC §9). The anchor is OpenSSH's sshd on a loopback port whose
+//! SSH transport and sessions: ncagent against an anchor measured in the
+//! same run (SPEC §9). The anchor is OpenSSH's sshd on a loopback port whose
 //! `netconf` subsystem is a minimal C responder (benches/anchor/): it sends
 //! the hello ncagent sent and answers every `<rpc>` with the bytes ncagent
-//! answered to the same `<get-config>`. Both servers are driven by the same
-//! blocking libssh2 client (tests/common) with public-key authentication.
+//! answered to the same `<get-config>`. It is not a NETCONF server (no
+//! parsing, no schema); it measures what OpenSSH's process-per-session
+//! transport costs. The NETCONF server comparison is benches/netconfd.rs.
+//! Both servers are driven by the same blocking libssh2 client
+//! (tests/common) with public-key authentication.
 //!
 //! Figures: RPC round trips per second on one session and on many, session
 //! set-up per second (TCP + SSH + auth + subsystem + hellos), memory per idle
@@ -16,7 +19,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -92,100 +95,6 @@ fn build_responder(dir: &Path) -> PathBuf {
         .expect("run cc (gcc is needed to build ncagent anyway)");
     assert!(status.success(), "cc failed on {}", src.display());
     out
-}
-
-// ------------------------------------------------------------------- sshd
-
-/// OpenSSH's sshd with its own configuration, host key and authorized key,
-/// in the foreground (-D) on a free loopback port. On drop every
-/// per-connection process it forked is terminated, then sshd itself.
-struct Sshd {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Sshd {
-    fn start(dir: &Path, client_pub: &str, subsystem: &str) -> Sshd {
-        use russh::keys::{Algorithm, PrivateKey, ssh_key::LineEnding};
-        use std::os::unix::fs::PermissionsExt;
-        let sshd = Path::new("/usr/sbin/sshd");
-        assert!(
-            sshd.exists(),
-            "/usr/sbin/sshd is missing: run scripts/bench (it installs openssh-server)"
-        );
-        // sshd refuses to start without its privilege-separation directory.
-        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
-        let host_key = dir.join("sshd_host_ed25519_key");
-        let k = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
-        std::fs::write(&host_key, k.to_openssh(LineEnding::LF).unwrap().as_bytes()).unwrap();
-        std::fs::set_permissions(&host_key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        std::fs::write(dir.join("authorized_keys"), format!("{client_pub}\n")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.display();
-        let conf = format!(
-            "ListenAddress 127.0.0.1:{port}\n\
-             HostKey {d}/sshd_host_ed25519_key\n\
-             PidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\n\
-             PubkeyAuthentication yes\n\
-             PasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\n\
-             PermitRootLogin yes\n\
-             UsePAM no\n\
-             StrictModes no\n\
-             UseDNS no\n\
-             PrintMotd no\n\
-             PrintLastLog no\n\
-             MaxStartups 100\n\
-             LogLevel INFO\n\
-             Subsystem netconf {subsystem}\n"
-        );
-        let conf_path = dir.join("sshd_config");
-        std::fs::write(&conf_path, conf).unwrap();
-        let log_path = dir.join("sshd.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start sshd");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if text.contains("Server listening on") {
-                break;
-            }
-            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-                terminate(&mut child);
-                panic!("sshd did not start; its log:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Sshd {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        for p in descendants(self.child.id()) {
-            signal(p, "TERM");
-        }
-        terminate(&mut self.child);
-    }
 }
 
 // ------------------------------------------------------------- measurements
@@ -384,7 +293,15 @@ fn main() {
 
     let responder = build_responder(dir.path());
     let subsystem = format!("{} {}", responder.display(), dir.path().display());
-    let sshd = Sshd::start(dir.path(), &key_pub, &subsystem);
+    std::fs::write(dir.path().join("authorized_keys"), format!("{key_pub}\n")).unwrap();
+    let auth = format!(
+        "AuthorizedKeysFile {}/authorized_keys\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         PermitRootLogin yes\n",
+        dir.path().display()
+    );
+    let sshd = Sshd::start(dir.path(), &auth, |_| subsystem.clone());
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let anchor = Target {
         name: "sshd+responder",

@@ -69,6 +69,103 @@ impl Drop for AgentProcess {
     }
 }
 
+/// A free TCP port on 127.0.0.1 (bound once, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// OpenSSH's sshd with its own configuration and host key, in the
+/// foreground (-D) on a free loopback port. `auth` holds the configuration
+/// lines that choose how users log in; `subsystem` gives the `netconf`
+/// subsystem's command line for the chosen port. On drop every
+/// per-connection process it forked is terminated, then sshd itself.
+pub struct Sshd {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Sshd {
+    pub fn start(dir: &Path, auth: &str, subsystem: impl Fn(u16) -> String) -> Sshd {
+        use russh::keys::{Algorithm, PrivateKey, ssh_key::LineEnding};
+        use std::os::unix::fs::PermissionsExt;
+        let sshd = Path::new("/usr/sbin/sshd");
+        assert!(
+            sshd.exists(),
+            "/usr/sbin/sshd is missing: run scripts/bench (it installs openssh-server)"
+        );
+        // sshd refuses to start without its privilege-separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        let host_key = dir.join("sshd_host_ed25519_key");
+        let k = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).expect("host key");
+        let pem = k.to_openssh(LineEnding::LF).expect("host key text");
+        std::fs::write(&host_key, pem.as_bytes()).expect("write host key");
+        std::fs::set_permissions(&host_key, std::fs::Permissions::from_mode(0o600))
+            .expect("host key mode");
+        let port = free_port();
+        let d = dir.display();
+        let subsystem = subsystem(port);
+        let conf = format!(
+            "ListenAddress 127.0.0.1:{port}\n\
+             HostKey {d}/sshd_host_ed25519_key\n\
+             PidFile {d}/sshd.pid\n\
+             {auth}\
+             KbdInteractiveAuthentication no\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             UseDNS no\n\
+             PrintMotd no\n\
+             PrintLastLog no\n\
+             MaxStartups 100\n\
+             LogLevel INFO\n\
+             Subsystem netconf {subsystem}\n"
+        );
+        let conf_path = dir.join("sshd_config");
+        std::fs::write(&conf_path, conf).expect("write sshd_config");
+        let log_path = dir.join("sshd.log");
+        let log = std::fs::File::create(&log_path).expect("sshd log");
+        let mut child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if text.contains("Server listening on") {
+                break;
+            }
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                terminate(&mut child);
+                panic!("sshd did not start; its log:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Sshd {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        for p in descendants(self.child.id()) {
+            signal(p, "TERM");
+        }
+        terminate(&mut self.child);
+    }
+}
+
 /// SIGTERM, up to 5 s to exit, then SIGKILL.
 pub fn terminate(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
