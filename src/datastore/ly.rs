@@ -1,0 +1,140 @@
+//! The libyang calls of the datastores (parse, validate, print, look up)
+//! and the reading of libyang's refusals as [`DatastoreError`]s.
+
+use yang5::context::Context;
+use yang5::data::{
+    Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
+};
+
+use super::error::{DatastoreError, ErrorTag};
+use crate::schema::{self, LyError, LyVecode, PrescanError};
+
+/// Parses configuration XML (a `<config>`'s content, a datastore file)
+/// without validating it: types, lengths, patterns and unknown nodes are
+/// checked (STRICT), state data is refused (RFC 6241 §7.2: `<config>`
+/// carries configuration only); `must`, leafrefs and mandatory nodes wait
+/// for [`validate`] on the result. `nc:operation` attributes become
+/// metadata of the `ietf-netconf` annotation.
+pub(crate) fn parse_config<'c>(
+    ctx: &'c Context,
+    xml: &str,
+) -> Result<DataTree<'c>, DatastoreError> {
+    schema::prescan_xml(xml.as_bytes()).map_err(|e| match e {
+        PrescanError::Malformed(m) => DatastoreError::new(ErrorTag::MalformedMessage, m),
+        PrescanError::TooDeep(m) => {
+            DatastoreError::new(ErrorTag::OperationFailed, m).with_app_tag("too-deep")
+        }
+    })?;
+    if xml.trim().is_empty() {
+        return Ok(DataTree::new(ctx));
+    }
+    schema::clear_libyang_errors(ctx);
+    DataTree::parse_string(
+        ctx,
+        xml,
+        DataFormat::XML,
+        DataParserFlags::STRICT | DataParserFlags::NO_VALIDATION | DataParserFlags::NO_STATE,
+        DataValidationFlags::empty(),
+    )
+    .map_err(|e| parse_error(schema::last_libyang_error(ctx), &e))
+}
+
+/// Full libyang validation of a copy of `tree` (RFC 7950 §8.3.3: must,
+/// leafref, unique, mandatory, min/max-elements), state data refused. The
+/// tree itself keeps only explicit nodes: validation adds defaults.
+pub(crate) fn validate(tree: &DataTree<'_>) -> Result<(), DatastoreError> {
+    let ctx = tree.context();
+    let mut copy = tree
+        .duplicate()
+        .map_err(|e| DatastoreError::internal(format!("copying the tree: {e}")))?;
+    schema::clear_libyang_errors(ctx);
+    copy.validate(DataValidationFlags::NO_STATE | DataValidationFlags::PRESENT)
+        .map_err(|e| validation_error(schema::last_libyang_error(ctx), &e))
+}
+
+/// The tree as XML, explicit nodes only (RFC 6243 `explicit`), all top-level
+/// siblings; "" for an empty tree.
+pub(crate) fn print(tree: &DataTree<'_>) -> Result<String, DatastoreError> {
+    if tree.reference().is_none() {
+        return Ok(String::new());
+    }
+    tree.print_string(
+        DataFormat::XML,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::WD_EXPLICIT,
+    )
+    .map_err(|e| DatastoreError::internal(format!("printing the tree: {e}")))
+}
+
+/// Whether the node at this data path exists in `tree`.
+pub(crate) fn exists(tree: &DataTree<'_>, path: &str) -> bool {
+    if tree.reference().is_none() {
+        return false;
+    }
+    match tree.find_xpath(path) {
+        Ok(mut set) => set.next().is_some(),
+        Err(_) => false,
+    }
+}
+
+/// A copy of `tree` (libyang's dup with flags).
+pub(crate) fn duplicate<'c>(tree: &DataTree<'c>) -> Result<DataTree<'c>, DatastoreError> {
+    tree.duplicate()
+        .map_err(|e| DatastoreError::internal(format!("copying the tree: {e}")))
+}
+
+fn path_of(err: &LyError) -> Option<String> {
+    err.data_path.clone().or_else(|| err.schema_path.clone())
+}
+
+/// A refusal of the XML parser (RFC 6241 Appendix A).
+fn parse_error(err: Option<LyError>, fallback: &yang5::Error) -> DatastoreError {
+    let Some(err) = err else {
+        return DatastoreError::new(ErrorTag::OperationFailed, fallback.to_string());
+    };
+    let lower = err.message.to_ascii_lowercase();
+    let tag = match err.vecode {
+        LyVecode::Syntax => ErrorTag::MalformedMessage,
+        LyVecode::Reference if lower.contains("metadata") || lower.contains("attribute") => {
+            ErrorTag::BadAttribute
+        }
+        LyVecode::Reference if lower.contains("namespace") || lower.contains("prefix") => {
+            ErrorTag::UnknownNamespace
+        }
+        LyVecode::Reference => ErrorTag::UnknownElement,
+        LyVecode::Data if lower.contains("state data") => ErrorTag::InvalidValue,
+        LyVecode::Data if lower.contains("metadata") || lower.contains("annotation") => {
+            ErrorTag::BadAttribute
+        }
+        LyVecode::Data => ErrorTag::InvalidValue,
+        LyVecode::Other => ErrorTag::OperationFailed,
+    };
+    let mut out = DatastoreError::new(tag, err.message.clone());
+    out.path = path_of(&err);
+    out.app_tag = err.app_tag.clone();
+    if tag == ErrorTag::BadAttribute {
+        out.bad_attribute = Some("operation".to_owned());
+    }
+    out
+}
+
+/// A refusal of full validation, by RFC 7950 §15's app-tags.
+fn validation_error(err: Option<LyError>, fallback: &yang5::Error) -> DatastoreError {
+    let Some(err) = err else {
+        return DatastoreError::new(ErrorTag::OperationFailed, fallback.to_string());
+    };
+    let tag = match err.app_tag.as_deref() {
+        // RFC 7950 §15.5 (require-instance) and §15.6 (mandatory choice).
+        Some("instance-required") | Some("missing-choice") => ErrorTag::DataMissing,
+        // RFC 7950 §15.1–15.4: unique, max/min-elements, must (also with
+        // the module's own error-app-tag).
+        Some(_) => ErrorTag::OperationFailed,
+        // A mandatory leaf without data (RFC 7950 §7.6.5).
+        None if err.message.starts_with("Mandatory node") => ErrorTag::DataMissing,
+        None if err.vecode == LyVecode::Data => ErrorTag::InvalidValue,
+        None => ErrorTag::OperationFailed,
+    };
+    let mut out = DatastoreError::new(tag, err.message.clone());
+    out.path = path_of(&err);
+    out.app_tag = err.app_tag.clone();
+    out
+}
