@@ -133,7 +133,9 @@ fn apply_node(
                 return Flow::Continue(());
             }
             // RFC 6241 §7.2 "none": data for a level the datastore lacks.
-            if !exists && subtree_needs_parent(node) {
+            // A non-presence container has no existence of its own
+            // (RFC 7950 §7.5.1): it is never missing.
+            if !exists && !schema.is_np_container() && subtree_needs_parent(node) {
                 let e = DatastoreError::new(
                     ErrorTag::DataMissing,
                     "the datastore has no such node for the nested operation",

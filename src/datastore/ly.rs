@@ -6,6 +6,8 @@ use yang5::data::{
     Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
 };
 
+use yang5::schema::{SchemaNodeKind, SchemaPathFormat};
+
 use super::error::{DatastoreError, ErrorTag};
 use crate::schema::{self, LyError, LyVecode, PrescanError};
 
@@ -36,7 +38,46 @@ pub(crate) fn parse_config<'c>(
         DataParserFlags::STRICT | DataParserFlags::NO_VALIDATION | DataParserFlags::NO_STATE,
         DataValidationFlags::empty(),
     )
-    .map_err(|e| parse_error(schema::last_libyang_error(ctx), &e))
+    .map_err(|e| {
+        let mut err = parse_error(schema::last_libyang_error(ctx), &e);
+        err.path = err.path.map(|p| complete_path(ctx, p));
+        err
+    })
+}
+
+/// libyang reports a bad list key before the entry is linked to its
+/// parents (`/ncagent-bgp:peer-group/name`): such a path is completed with
+/// the list's schema path (`/ncagent-bgp:bgp/peer-groups/peer-group/name`),
+/// so that error-path names the node in the tree.
+fn complete_path(ctx: &Context, path: String) -> String {
+    let Some(rest) = path.strip_prefix('/') else {
+        return path;
+    };
+    let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
+    let Some((module, name)) = first.split_once(':') else {
+        return path;
+    };
+    let name = name.split('[').next().unwrap_or(name);
+    let Some(m) = ctx.get_module_implemented(module) else {
+        return path;
+    };
+    if m.data().any(|n| n.name() == name) {
+        return path;
+    }
+    let mut found = m
+        .traverse()
+        .filter(|n| n.name() == name && n.kind() == SchemaNodeKind::List);
+    match (found.next(), found.next()) {
+        (Some(list), None) => {
+            let base = list.path(SchemaPathFormat::DATA);
+            if tail.is_empty() {
+                base
+            } else {
+                format!("{base}/{tail}")
+            }
+        }
+        _ => path,
+    }
 }
 
 /// Full libyang validation of a copy of `tree` (RFC 7950 §8.3.3: must,
