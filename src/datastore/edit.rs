@@ -8,10 +8,15 @@
 //! `lyd_new_path` (create/update) and `lyd_free_tree` (delete).
 
 use yang5::data::{DataNodeRef, DataTree};
+use yang5::iter::NodeIterable;
 use yang5::schema::SchemaNodeKind;
 
 use super::error::{DatastoreError, ErrorTag};
-use super::ly;
+use super::{ffi, ly};
+
+/// The NETCONF base namespace, where the `operation` attribute lives
+/// (RFC 6241 §7.2).
+const NETCONF_BASE_NS: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
 
 /// RFC 6241 §7.2 `operation` attribute values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +107,9 @@ fn apply_node(
     stop: bool,
     errors: &mut Vec<DatastoreError>,
 ) -> Flow {
+    if let Some(o) = ffi::opaque(node, NETCONF_BASE_NS) {
+        return apply_valueless(target, node, &o, inherited, stop, errors);
+    }
     let op = match own_operation(node) {
         Ok(Some(op)) => op,
         Ok(None) => inherited,
@@ -230,7 +238,8 @@ fn children(
 /// operation that needs `node` to exist: anything but delete/remove.
 fn subtree_needs_parent(node: &DataNodeRef<'_>) -> bool {
     node.children().any(|c| {
-        if c.schema().is_list_key() {
+        // Opaque children are value-less deletes and removes.
+        if ffi::opaque(&c, NETCONF_BASE_NS).is_some() || c.schema().is_list_key() {
             return false;
         }
         match own_operation(&c).ok().flatten() {
@@ -239,4 +248,87 @@ fn subtree_needs_parent(node: &DataNodeRef<'_>) -> bool {
             None => subtree_needs_parent(&c),
         }
     })
+}
+
+/// The effective operation of an opaque node: its own attribute, else the
+/// nearest ancestor's.
+fn opaque_operation(node: &DataNodeRef<'_>, o: &ffi::Opaque) -> Option<Operation> {
+    if let Some(op) = &o.operation {
+        return Operation::parse(op);
+    }
+    node.ancestors()
+        .find_map(|a| own_operation(&a).ok().flatten())
+}
+
+/// Whether every opaque node of a leniently parsed edit is a leaf of its
+/// (schema) parent named for delete or remove, without children: the only
+/// thing [`super::ly::parse_edit`] accepts beyond a strict parse.
+pub(crate) fn opaque_nodes_are_valueless_deletes(tree: &DataTree<'_>) -> bool {
+    tree.traverse().all(|n| {
+        let Some(o) = ffi::opaque(&n, NETCONF_BASE_NS) else {
+            return true;
+        };
+        let Some(parent) = n.parent() else {
+            return false;
+        };
+        if o.has_children || ffi::opaque(&parent, NETCONF_BASE_NS).is_some() {
+            return false;
+        }
+        let pschema = parent.schema();
+        let is_leaf = pschema.children().any(|c| {
+            c.name() == o.name
+                && c.kind() == SchemaNodeKind::Leaf
+                && c.module().namespace() == o.namespace
+                && !c.is_list_key()
+        });
+        is_leaf
+            && matches!(
+                opaque_operation(&n, &o),
+                Some(Operation::Delete | Operation::Remove)
+            )
+    })
+}
+
+/// Deletes or removes a leaf given without a value.
+fn apply_valueless(
+    target: &mut DataTree<'_>,
+    node: &DataNodeRef<'_>,
+    o: &ffi::Opaque,
+    inherited: Operation,
+    stop: bool,
+    errors: &mut Vec<DatastoreError>,
+) -> Flow {
+    let op = match &o.operation {
+        Some(v) => Operation::parse(v),
+        None => Some(inherited),
+    };
+    let Some(parent) = node.parent() else {
+        return fail(
+            errors,
+            DatastoreError::internal("a top-level opaque node"),
+            stop,
+        );
+    };
+    let path = format!("{}/{}", parent.path(), o.name);
+    match op {
+        Some(Operation::Delete) if !ly::exists(target, &path) => {
+            // RFC 6241 §7.2: delete of absent data is data-missing.
+            let e = DatastoreError::new(ErrorTag::DataMissing, "no such data to delete").at(path);
+            fail(errors, e, stop)
+        }
+        Some(Operation::Remove) if !ly::exists(target, &path) => Flow::Continue(()),
+        Some(Operation::Delete | Operation::Remove) => match target.remove(&path) {
+            Ok(()) => Flow::Continue(()),
+            Err(e) => fail(
+                errors,
+                DatastoreError::internal(e.to_string()).at(path),
+                stop,
+            ),
+        },
+        _ => {
+            let e = DatastoreError::new(ErrorTag::InvalidValue, "a leaf without a valid value")
+                .at(path);
+            fail(errors, e, stop)
+        }
+    }
 }

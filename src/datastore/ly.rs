@@ -45,6 +45,33 @@ pub(crate) fn parse_config<'c>(
     })
 }
 
+/// Parses an edit-config `<config>` content: as [`parse_config`], except
+/// that a leaf named for `delete` or `remove` without a usable value
+/// (`<description nc:operation="delete"/>`, RFC 6241 §7.2: the operation
+/// names the node, the value plays no part) is accepted. libyang keeps such
+/// a leaf only as an opaque node (`LYD_PARSE_OPAQ`); any other opaque node
+/// means the strict parse's refusal stands.
+pub(crate) fn parse_edit<'c>(ctx: &'c Context, xml: &str) -> Result<DataTree<'c>, DatastoreError> {
+    let strict = match parse_config(ctx, xml) {
+        Ok(tree) => return Ok(tree),
+        Err(e) if e.tag == ErrorTag::InvalidValue => e,
+        Err(e) => return Err(e),
+    };
+    let flags = DataParserFlags::from_bits_retain(yang5::ffi::LYD_PARSE_OPAQ)
+        | DataParserFlags::NO_VALIDATION
+        | DataParserFlags::NO_STATE;
+    match DataTree::parse_string(
+        ctx,
+        xml,
+        DataFormat::XML,
+        flags,
+        DataValidationFlags::empty(),
+    ) {
+        Ok(tree) if super::edit::opaque_nodes_are_valueless_deletes(&tree) => Ok(tree),
+        _ => Err(strict),
+    }
+}
+
 /// libyang reports a bad list key before the entry is linked to its
 /// parents (`/ncagent-bgp:peer-group/name`): such a path is completed with
 /// the list's schema path (`/ncagent-bgp:bgp/peer-groups/peer-group/name`),

@@ -20,6 +20,7 @@ pub mod bgp;
 pub mod diff;
 mod edit;
 mod error;
+mod ffi;
 mod ly;
 pub mod persist;
 
@@ -315,7 +316,7 @@ impl<'c> Datastores<'c> {
             .into());
         }
         self.check_writable(session, target)?;
-        let edit = ly::parse_config(self.ctx, config)?;
+        let edit = ly::parse_edit(self.ctx, config)?;
         let mut work = ly::duplicate(self.tree(target))?;
         let default_op = match options.default_operation {
             DefaultOperation::Merge => Operation::Merge,

@@ -945,3 +945,70 @@ fn family_on_and_off_is_a_peer_change() {
     assert!(now.rtc_enabled());
     assert_eq!(now.rtc.and_then(|f| f.max_prefixes), Some(1000));
 }
+
+#[test]
+fn delete_and_remove_of_a_leaf_given_without_value() {
+    let mut d = loaded();
+    edit(
+        &mut d,
+        Datastore::Running,
+        r#"<neighbors><neighbor><address>10.0.0.1</address><description>x</description></neighbor></neighbors>"#,
+    )
+    .unwrap();
+    // peer-group (leafref, 1..47) and remote-as (uint32) refuse "": libyang
+    // keeps them as opaque nodes, which only delete/remove may be.
+    edit(
+        &mut d,
+        Datastore::Running,
+        r#"<neighbors><neighbor><address>10.0.0.1</address><peer-group nc:operation="remove"/>
+           <description nc:operation="delete"/></neighbor></neighbors>"#,
+    )
+    .unwrap();
+    let n = &intent(&d, Datastore::Running).neighbors[&ip("10.0.0.1")];
+    assert_eq!(
+        (n.peer_group.as_deref(), n.description.as_deref()),
+        (None, None)
+    );
+    // Again: delete of a leaf no longer there is data-missing at the leaf.
+    let e = first(
+        edit(
+            &mut d,
+            Datastore::Running,
+            r#"<neighbors><neighbor><address>10.0.0.1</address><peer-group nc:operation="delete"/></neighbor></neighbors>"#,
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(e.tag, ErrorTag::DataMissing);
+    assert_eq!(
+        e.path.as_deref(),
+        Some("/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']/peer-group")
+    );
+    // remove is fine, and a mandatory leaf cannot go.
+    edit(
+        &mut d,
+        Datastore::Running,
+        r#"<neighbors><neighbor><address>10.0.0.1</address><peer-group nc:operation="remove"/></neighbor></neighbors>"#,
+    )
+    .unwrap();
+    let e = refused(
+        r#"<neighbors><neighbor><address>10.0.0.1</address><remote-as nc:operation="delete"/></neighbor></neighbors>"#,
+    );
+    assert_eq!(e.tag, ErrorTag::DataMissing, "{e:?}");
+    // Without delete/remove an empty value stays invalid.
+    let e = refused(
+        "<neighbors><neighbor><address>10.0.0.1</address><remote-as/></neighbor></neighbors>",
+    );
+    assert_eq!(e.tag, ErrorTag::InvalidValue);
+    let e = refused(
+        r#"<neighbors><neighbor><address>10.0.0.1</address><remote-as nc:operation="merge"/></neighbor></neighbors>"#,
+    );
+    assert_eq!(e.tag, ErrorTag::InvalidValue);
+    // Nor does it make unknown elements acceptable.
+    let e = refused(
+        r#"<neighbors><neighbor><address>10.0.0.1</address><bogus nc:operation="delete"/><remote-as/></neighbor></neighbors>"#,
+    );
+    assert!(
+        matches!(e.tag, ErrorTag::UnknownElement | ErrorTag::InvalidValue),
+        "{e:?}"
+    );
+}
