@@ -1012,3 +1012,28 @@ fn delete_and_remove_of_a_leaf_given_without_value() {
         "{e:?}"
     );
 }
+
+#[test]
+fn datastores_can_move_to_the_task_that_owns_them() {
+    fn check<T: Send>() {}
+    check::<Datastores<'static>>();
+}
+
+#[test]
+fn foreign_namespace_and_empty_edit() {
+    let mut d = loaded();
+    let before = running(&d);
+    let e = first(
+        d.edit_config(
+            1,
+            Datastore::Running,
+            r#"<foo xmlns="urn:example:unknown"/>"#,
+            EditOptions::default(),
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(e.tag, ErrorTag::UnknownNamespace, "{e:?}");
+    d.edit_config(1, Datastore::Running, "", EditOptions::default())
+        .unwrap();
+    assert_eq!(running(&d), before);
+}
