@@ -14,7 +14,6 @@ use yang5::data::{Data, DataImplicitFlags, DataNodeRef, DataTree};
 
 use super::error::{DatastoreError, ErrorTag};
 use crate::bgp::{BgpConfig, GroupConfig, PeerConfig, RouteTarget};
-use crate::schema::BGP_CONFIG_MODULE;
 
 /// The speaker's global settings (`/bgp/global`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,7 +329,7 @@ impl BgpIntent {
         b.set(&format!("{gp}/as"), &g.local_as.to_string())?;
         b.set(&format!("{gp}/router-id"), &g.router_id.to_string())?;
         for rt in &g.route_targets {
-            b.set_leaf_list(&format!("{gp}/route-target"), rt)?;
+            b.set(&format!("{gp}/route-target"), rt)?;
         }
         b.set_unless_default(&format!("{gp}/timers/hold-time"), &g.hold_time.to_string())?;
         b.set_unless_default(
@@ -488,10 +487,6 @@ impl<'c> Builder<'c> {
             .map_err(|e| DatastoreError::new(ErrorTag::InvalidValue, e.to_string()).at(path))
     }
 
-    fn set_leaf_list(&mut self, path: &str, value: &str) -> Result<(), DatastoreError> {
-        self.set(path, value)
-    }
-
     /// Sets the leaf unless `value` is the schema's default for it.
     fn set_unless_default(&mut self, path: &str, value: &str) -> Result<(), DatastoreError> {
         // Schema path: the data path without predicates.
@@ -527,6 +522,3 @@ pub fn seed_tree<'c>(ctx: &'c Context, cfg: &BgpConfig) -> Result<DataTree<'c>, 
     super::ly::validate(&tree)?;
     Ok(tree)
 }
-
-/// The module the trees belong to.
-pub const MODULE: &str = BGP_CONFIG_MODULE;

@@ -169,7 +169,6 @@ fn parse_error(err: Option<LyError>, fallback: &yang5::Error) -> DatastoreError 
             ErrorTag::UnknownNamespace
         }
         LyVecode::Reference => ErrorTag::UnknownElement,
-        LyVecode::Data if lower.contains("state data") => ErrorTag::InvalidValue,
         LyVecode::Data if lower.contains("metadata") || lower.contains("annotation") => {
             ErrorTag::BadAttribute
         }

@@ -1037,3 +1037,55 @@ fn foreign_namespace_and_empty_edit() {
         .unwrap();
     assert_eq!(running(&d), before);
 }
+
+#[test]
+fn startup_interrupted_at_every_step_still_opens_with_old_or_new() {
+    use super::persist::Step;
+    let old_tree = seed_tree(&CTX, &toml_config()).unwrap();
+    let mut newer = toml_config();
+    newer.local_as = 65123;
+    let new_xml = super::ly::print(&seed_tree(&CTX, &newer).unwrap()).unwrap();
+    for crash_at in Step::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StartupStore::new(dir.path());
+        let seed = super::ly::duplicate(&old_tree).unwrap();
+        Datastores::open(&CTX, store.clone(), Some(seed)).unwrap();
+        let _ = store.save_with(&new_xml, &mut |step| {
+            if step == crash_at {
+                Err(std::io::Error::other("crash"))
+            } else {
+                Ok(())
+            }
+        });
+        let (d, origin) = Datastores::open(&CTX, store, None).unwrap();
+        assert_eq!(origin, StartupOrigin::Loaded);
+        let local_as = intent(&d, Datastore::Startup).global.local_as;
+        let expected = if crash_at == Step::SyncDir {
+            65123
+        } else {
+            65000
+        };
+        assert_eq!(local_as, expected, "crash before {crash_at:?}");
+    }
+}
+
+#[test]
+fn a_failed_startup_write_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, _) = Datastores::open(&CTX, StartupStore::new(dir.path()), None).unwrap();
+    d.copy_config(1, Datastore::Running, CopySource::Config(&base()))
+        .unwrap();
+    // The state "directory" is a file: the write fails.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    d.store = Some(StartupStore::new(&file));
+    let e = d
+        .copy_config(
+            1,
+            Datastore::Startup,
+            CopySource::Datastore(Datastore::Running),
+        )
+        .unwrap_err();
+    assert_eq!(e.tag, ErrorTag::OperationFailed);
+    assert_eq!(d.get_config(Datastore::Startup).unwrap(), "");
+}
