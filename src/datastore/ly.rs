@@ -205,3 +205,79 @@ fn validation_error(err: Option<LyError>, fallback: &yang5::Error) -> DatastoreE
     out.app_tag = err.app_tag.clone();
     out
 }
+
+/// A data path in XML form for NETCONF's `error-path` (RFC 6241 §4.3):
+/// every step and key prefixed, with the namespaces of the prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlPath {
+    pub xpath: String,
+    /// (prefix, namespace) to declare on the `error-path` element.
+    pub namespaces: Vec<(String, String)>,
+}
+
+/// Splits at `sep` outside brackets and quotes.
+fn split_outside(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None::<char>, 0usize);
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c) if c == sep && depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// libyang's data path (`/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']`)
+/// in XML form (`/nbgp:bgp/nbgp:neighbors/nbgp:neighbor[nbgp:address='10.0.0.1']`).
+pub(crate) fn xml_path(ctx: &Context, data_path: &str) -> Option<XmlPath> {
+    let mut xpath = String::new();
+    let mut namespaces: Vec<(String, String)> = Vec::new();
+    let mut prefix = String::new();
+    for seg in split_outside(data_path.strip_prefix('/')?, '/') {
+        let (step, preds) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        let name = match step.split_once(':') {
+            Some((module, name)) => {
+                let m = ctx.get_module_implemented(module)?;
+                prefix = m.prefix().to_owned();
+                if !namespaces.iter().any(|(p, _)| *p == prefix) {
+                    namespaces.push((prefix.clone(), m.namespace().to_owned()));
+                }
+                name
+            }
+            None => step,
+        };
+        if prefix.is_empty() {
+            return None;
+        }
+        xpath.push_str(&format!("/{prefix}:{name}"));
+        // Each predicate is `[key=value]` or `[.=value]`.
+        let mut rest = preds;
+        while let Some(body_start) = rest.strip_prefix('[') {
+            let parts = split_outside(body_start, ']');
+            let body = parts.first()?;
+            let consumed = body.len() + 2;
+            let (key, value) = body.split_once('=')?;
+            let key = key.rsplit(':').next().unwrap_or(key);
+            if key == "." {
+                xpath.push_str(&format!("[.={value}]"));
+            } else {
+                xpath.push_str(&format!("[{prefix}:{key}={value}]"));
+            }
+            rest = rest.get(consumed..)?;
+        }
+    }
+    Some(XmlPath { xpath, namespaces })
+}

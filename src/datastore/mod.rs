@@ -31,6 +31,7 @@ use yang5::data::DataTree;
 
 pub use edit::Operation;
 pub use error::{DatastoreError, EditFailure, ErrorTag};
+pub use ly::XmlPath;
 pub use persist::StartupStore;
 
 /// A NETCONF session id (RFC 6241 §8.1); 0 is no session.
@@ -197,6 +198,11 @@ impl<'c> Datastores<'c> {
     /// The libyang context of the trees.
     pub fn context(&self) -> &'c Context {
         self.ctx
+    }
+
+    /// An error's path in XML form, for NETCONF's `error-path`.
+    pub fn xml_error_path(&self, error: &DatastoreError) -> Option<XmlPath> {
+        ly::xml_path(self.ctx, error.path.as_deref()?)
     }
 
     /// A datastore's tree (explicit nodes only), e.g. for filters.

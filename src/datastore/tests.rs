@@ -1089,3 +1089,28 @@ fn a_failed_startup_write_changes_nothing() {
     assert_eq!(e.tag, ErrorTag::OperationFailed);
     assert_eq!(d.get_config(Datastore::Startup).unwrap(), "");
 }
+
+#[test]
+fn error_path_in_xml_form() {
+    let d = ds();
+    let mut e = DatastoreError::new(ErrorTag::DataMissing, "x")
+        .at("/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']/peer-group");
+    let p = d.xml_error_path(&e).unwrap();
+    assert_eq!(
+        p.xpath,
+        "/nbgp:bgp/nbgp:neighbors/nbgp:neighbor[nbgp:address='10.0.0.1']/nbgp:peer-group"
+    );
+    assert_eq!(p.namespaces, vec![("nbgp".to_owned(), NS.to_owned())]);
+    e.path = Some("/ncagent-bgp:bgp/global/route-target[.='65000:100']".into());
+    assert_eq!(
+        d.xml_error_path(&e).unwrap().xpath,
+        "/nbgp:bgp/nbgp:global/nbgp:route-target[.='65000:100']"
+    );
+    e.path = Some("/ncagent-bgp:bgp/peer-groups/peer-group[name=\"a/b]'c\"]/name".into());
+    assert_eq!(
+        d.xml_error_path(&e).unwrap().xpath,
+        "/nbgp:bgp/nbgp:peer-groups/nbgp:peer-group[nbgp:name=\"a/b]'c\"]/nbgp:name"
+    );
+    e.path = Some("/unknown-module:x".into());
+    assert_eq!(d.xml_error_path(&e), None);
+}
