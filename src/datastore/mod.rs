@@ -258,7 +258,8 @@ impl<'c> Datastores<'c> {
     }
 
     /// RFC 6241 §7.6 `<unlock>`. Releasing candidate discards its
-    /// uncommitted changes (RFC 6241 §8.3.5.2).
+    /// uncommitted changes, as Junos does: the lock protected one session's
+    /// work, and the next holder starts from running.
     pub fn unlock(&mut self, session: SessionId, ds: Datastore) -> Result<(), DatastoreError> {
         match self.locks[ds.index()] {
             Some(holder) if holder == session => {
@@ -282,7 +283,7 @@ impl<'c> Datastores<'c> {
 
     /// A session ended (close-session, kill-session, transport lost): its
     /// locks are released (RFC 6241 §7.5), which discards candidate's
-    /// changes if it held candidate's lock (RFC 6241 §8.3.5.2).
+    /// changes if it held candidate's lock (see [`Self::unlock`]).
     pub fn release_session(&mut self, session: SessionId) -> Result<(), DatastoreError> {
         for ds in [Datastore::Running, Datastore::Candidate, Datastore::Startup] {
             if self.locks[ds.index()] == Some(session) {

@@ -571,7 +571,7 @@ fn candidate_with_changes_of_another_session_cannot_be_locked() {
     // The session that made the changes may lock.
     d.lock(1, Datastore::Candidate).unwrap();
     d.unlock(1, Datastore::Candidate).unwrap();
-    // Unlocking candidate discarded the changes (RFC 6241 §8.3.5.2).
+    // Unlocking candidate discarded the changes (as on Junos).
     assert_eq!(intent(&d, Datastore::Candidate).global.local_as, 65000);
     d.lock(2, Datastore::Candidate).unwrap();
     // Committed changes do not stand in the way.
