@@ -1114,3 +1114,32 @@ fn error_path_in_xml_form() {
     e.path = Some("/unknown-module:x".into());
     assert_eq!(d.xml_error_path(&e), None);
 }
+
+#[test]
+fn operation_attribute_by_namespace_not_by_prefix() {
+    let mut d = loaded();
+    d.edit_config(
+        1,
+        Datastore::Running,
+        &format!(
+            r#"<bgp xmlns="{NS}" xmlns:xc="{NC}"><neighbors><neighbor xc:operation="delete"><address>10.0.0.1</address></neighbor></neighbors></bgp>"#
+        ),
+        EditOptions::default(),
+    )
+    .unwrap();
+    assert!(intent(&d, Datastore::Running).neighbors.is_empty());
+    // Unprefixed, it is no NETCONF attribute (RFC 6241 §7.2 puts it in the
+    // base namespace).
+    let before = running(&d);
+    let e = first(
+        d.edit_config(
+            1,
+            Datastore::Running,
+            &format!(r#"<bgp xmlns="{NS}"><global operation="delete"/></bgp>"#),
+            EditOptions::default(),
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(e.tag, ErrorTag::BadAttribute, "{e:?}");
+    assert_eq!(running(&d), before);
+}
