@@ -240,6 +240,10 @@ fn split_outside(s: &str, sep: char) -> Vec<&str> {
 /// libyang's data path (`/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']`)
 /// in XML form (`/nbgp:bgp/nbgp:neighbors/nbgp:neighbor[nbgp:address='10.0.0.1']`).
 pub(crate) fn xml_path(ctx: &Context, data_path: &str) -> Option<XmlPath> {
+    // Module names reach the bindings' CString::new(..).unwrap().
+    if data_path.contains('\0') {
+        return None;
+    }
     let mut xpath = String::new();
     let mut namespaces: Vec<(String, String)> = Vec::new();
     let mut prefix = String::new();
