@@ -8,6 +8,7 @@ pub mod agent;
 pub mod auth;
 pub mod bgp;
 pub mod config;
+pub mod datastore;
 pub mod netconf;
 pub mod northbound;
 pub mod schema;

@@ -76,6 +76,114 @@ static EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
         .collect()
 });
 
+/// Name of the BGP configuration module (`yang/ncagent-bgp@2026-11-29.yang`).
+pub const BGP_CONFIG_MODULE: &str = "ncagent-bgp";
+/// Namespace of the BGP configuration module.
+pub const BGP_CONFIG_NAMESPACE: &str = "urn:ncagent:yang:ncagent-bgp";
+
+/// The modules of a configuration datastore context: the BGP configuration,
+/// and ietf-netconf for its `operation` annotation (RFC 6241 §7.2; libyang
+/// attaches the annotation when it loads a module of that name), with
+/// ietf-netconf-acm, which ietf-netconf imports. Not part of [`MODULES`]:
+/// the served context does not carry them yet.
+const DATASTORE_MODULES: &[EmbeddedModule] = &[
+    EmbeddedModule {
+        name: BGP_CONFIG_MODULE,
+        revision: "2026-11-29",
+        text: include_str!("../../yang/ncagent-bgp@2026-11-29.yang"),
+        ours: true,
+    },
+    EmbeddedModule {
+        name: "ietf-netconf",
+        revision: "2011-06-01",
+        text: include_str!("../../yang/ietf-netconf@2011-06-01.yang"),
+        ours: false,
+    },
+    EmbeddedModule {
+        name: "ietf-netconf-acm",
+        revision: "2018-02-14",
+        text: include_str!("../../yang/ietf-netconf-acm@2018-02-14.yang"),
+        ours: false,
+    },
+];
+
+/// Outlives every context that points at it (see [`EMBEDDED`]).
+static DATASTORE_EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
+    DATASTORE_MODULES
+        .iter()
+        .map(|m| {
+            (
+                EmbeddedModuleKey::new(m.name, Some(m.revision), None, None),
+                m.text,
+            )
+        })
+        .collect()
+});
+
+/// A libyang context for the configuration datastores (`crate::datastore`):
+/// `ncagent-bgp` and `ietf-netconf` (whose `operation` annotation the
+/// edit-config parser needs). It has no device-model features: the
+/// configuration module has none.
+pub fn datastore_context() -> Result<Context, SchemaError> {
+    let mut ctx = Context::new(ContextFlags::DISABLE_SEARCHDIRS)
+        .map_err(|e| ly_err("creating the datastore context", e))?;
+    ctx.set_embedded_modules(&DATASTORE_EMBEDDED);
+    let none: &[&str] = &[];
+    let specs: Vec<(&str, Option<&str>, &[&str])> = DATASTORE_MODULES
+        .iter()
+        .filter(|m| m.name != "ietf-netconf-acm")
+        .map(|m| (m.name, Some(m.revision), none))
+        .collect();
+    ctx.load_modules(&specs)
+        .map_err(|e| ly_err("loading the datastore YANG modules", e))?;
+    Ok(ctx)
+}
+
+/// libyang's last error record for this thread in `ctx`, with the
+/// validation code and schema path that yang5's `Error` drops.
+pub(crate) fn last_libyang_error(ctx: &Context) -> Option<ffi_shim::LyError> {
+    let anchor = ctx.get_module_implemented(BGP_CONFIG_MODULE)?;
+    ffi_shim::last_error(&anchor)
+}
+
+/// Drops this thread's stored libyang errors in `ctx`.
+pub(crate) fn clear_libyang_errors(ctx: &Context) {
+    if let Some(anchor) = ctx.get_module_implemented(BGP_CONFIG_MODULE) {
+        ffi_shim::clear_errors(&anchor);
+    }
+}
+
+pub(crate) use ffi_shim::{LyError, LyVecode};
+
+/// Why [`prescan_xml`] refused the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrescanError {
+    /// A NUL byte or a character reference to a character XML forbids.
+    Malformed(String),
+    /// Nested deeper than libyang's recursive parser is given.
+    TooDeep(String),
+}
+
+/// The pre-scan of `scan.rs` for XML that other parts of the crate hand to
+/// libyang: a NUL byte (also one decoded from `&#0;`) would panic the
+/// bindings' `CString::new(..).unwrap()`, and deep nesting would overflow
+/// libyang's recursive parser.
+pub(crate) fn prescan_xml(input: &[u8]) -> Result<(), PrescanError> {
+    match scan::scan(input, 0) {
+        Ok(_) => Ok(()),
+        Err(scan::ScanError::Nul(at)) => Err(PrescanError::Malformed(format!(
+            "NUL byte at offset {at}: not allowed in XML"
+        ))),
+        Err(scan::ScanError::IllegalCharRef(at)) => Err(PrescanError::Malformed(format!(
+            "character reference at offset {at} names a character XML does not allow"
+        ))),
+        Err(scan::ScanError::TooDeep(_)) => Err(PrescanError::TooDeep(format!(
+            "XML elements nested deeper than {} levels",
+            scan::MAX_DEPTH
+        ))),
+    }
+}
+
 /// A device model (and forwarding mode) of the command reference and the
 /// YANG features it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
