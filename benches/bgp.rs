@@ -133,6 +133,7 @@ fn serve(stream: TcpStream, bgp: bool, id: [u8; 4], shared: &(Mutex<SinkState>, 
             route_refresh: true,
             enhanced_route_refresh: true,
             extended_next_hop: false,
+            graceful_restart: false,
         })
         .unwrap();
         writer.write_all(&open).unwrap();

@@ -31,7 +31,7 @@ fn ebgp() -> UpdateContext {
 }
 
 #[test]
-fn open_carries_the_four_capabilities() {
+fn open_carries_the_five_capabilities() {
     let b = codec::encode_open(&OpenParams {
         local_as: 65000,
         hold_time: 90,
@@ -40,19 +40,49 @@ fn open_carries_the_four_capabilities() {
         route_refresh: true,
         enhanced_route_refresh: true,
         extended_next_hop: false,
+        graceful_restart: true,
     })
     .unwrap();
     // RFC 4271 §4.2 OPEN; RFC 5492 capabilities parameter (type 2) holding
-    // RFC 4760 MP 1/132, RFC 2918 RR (2), RFC 7313 ERR (70), RFC 6793 AS4 (65).
+    // RFC 4760 MP 1/132, RFC 2918 RR (2), RFC 7313 ERR (70), RFC 4724 §3
+    // Graceful Restart (64: length 2, R and N bits clear, Restart Time 120
+    // = 0x078, no <AFI, SAFI>), RFC 6793 AS4 (65).
     let want = hex(&format!(
-        "{MARKER} 002f 01  04 fde8 005a 01010101 12
-         02 10  01 04 0001 00 84  02 00  46 00  41 04 0000fde8"
+        "{MARKER} 0033 01  04 fde8 005a 01010101 16
+         02 14  01 04 0001 00 84  02 00  46 00  40 02 0078  41 04 0000fde8"
     ));
     assert_eq!(b.as_ref(), want.as_slice());
     let Ok(Message::Open(o)) = codec::decode(b) else {
         panic!()
     };
     assert_eq!(o.four_byte_as(), 65000);
+    assert!(
+        o.capabilities
+            .contains(&rustbgpd_wire::Capability::GracefulRestart {
+                restart_state: false,
+                notification: false,
+                restart_time: 120,
+                families: vec![],
+            })
+    );
+
+    // graceful_restart_helper = false: the same OPEN without capability 64.
+    let b = codec::encode_open(&OpenParams {
+        local_as: 65000,
+        hold_time: 90,
+        router_id: "1.1.1.1".parse().unwrap(),
+        rtc: true,
+        route_refresh: true,
+        enhanced_route_refresh: true,
+        extended_next_hop: false,
+        graceful_restart: false,
+    })
+    .unwrap();
+    let want = hex(&format!(
+        "{MARKER} 002f 01  04 fde8 005a 01010101 12
+         02 10  01 04 0001 00 84  02 00  46 00  41 04 0000fde8"
+    ));
+    assert_eq!(b.as_ref(), want.as_slice());
 }
 
 #[test]
@@ -65,6 +95,7 @@ fn open_with_a_4_octet_as_sends_as_trans() {
         route_refresh: false,
         enhanced_route_refresh: false,
         extended_next_hop: false,
+        graceful_restart: false,
     })
     .unwrap();
     // RFC 6793 §9: My AS = AS_TRANS (23456 = 0x5ba0); real AS in the capability.
@@ -365,6 +396,7 @@ fn open_on_an_ipv6_session_offers_extended_next_hop_for_rtc() {
         route_refresh: true,
         enhanced_route_refresh: true,
         extended_next_hop: true,
+        graceful_restart: false,
     })
     .unwrap();
     let want = hex(&format!(
@@ -381,6 +413,7 @@ fn open_on_an_ipv6_session_offers_extended_next_hop_for_rtc() {
         route_refresh: false,
         enhanced_route_refresh: false,
         extended_next_hop: true,
+        graceful_restart: false,
     })
     .unwrap();
     let want = hex(&format!(

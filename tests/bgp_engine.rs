@@ -225,8 +225,10 @@ async fn inbound_route_refresh_is_answered_by_readvertising() {
     t.a.refresh(PeerSelector::All, Direction::Import)
         .await
         .unwrap();
-    let after_b = wait_peer(&t.b, t.a_ip, "B received the ROUTE-REFRESH", |p| {
-        p.route_refresh_received == 1
+    // B counts the ROUTE-REFRESH when it reads it and the re-sent UPDATE
+    // once that is on the socket: wait for both, not just the first.
+    let after_b = wait_peer(&t.b, t.a_ip, "B answered the ROUTE-REFRESH", |p| {
+        p.route_refresh_received == 1 && p.updates_sent > before_b.updates_sent
     })
     .await;
     assert_eq!(

@@ -70,6 +70,7 @@ async fn topo() -> Topo {
             peer_as: 65000,
             passive: true,
             remote_port: 179,
+            rtc_restart_time: None,
         }],
     );
     let ibgp = GoBgp::start(
@@ -80,6 +81,7 @@ async fn topo() -> Topo {
             peer_as: 65000,
             passive: true,
             remote_port: 179,
+            rtc_restart_time: None,
         }],
     );
     let stop = CancellationToken::new();
@@ -130,6 +132,8 @@ async fn gobgp_rtc_routes_flow_both_ways() {
     for peer in [EBGP, IBGP] {
         let n = p.peer(ip(peer)).unwrap().negotiated;
         assert!(n.rtc && n.route_refresh && n.four_octet_as, "{peer}: {n:?}");
+        // RFC 4724 §3: both helpers (the harness configures GoBGP's).
+        assert!(n.graceful_restart, "{peer}: {n:?}");
         // GoBGP 3.10 does not advertise enhanced route refresh.
         assert!(!n.enhanced_route_refresh, "{peer}: {n:?}");
     }
@@ -277,15 +281,28 @@ async fn gobgp_export_refresh_resends_updates_without_teardown() {
 
 /// RFC 4684 §6 / RFC 4724 §2: after its initial advertisement our engine
 /// sends the End-of-RIB for RT membership, and GoBGP records it
-/// (`afi_safis[rtc].mp_graceful_restart.state.end_of_rib_received`, set by
-/// GoBGP's End-of-RIB handling even without graceful restart). GoBGP 3.10
-/// itself sends the RTC End-of-RIB only on sessions with graceful restart,
-/// which we do not negotiate; receiving one is tested engine to engine
-/// (tests/bgp_engine.rs).
+/// (`afi_safis[rtc].mp_graceful_restart.state.end_of_rib_received`). GoBGP
+/// 3.10 sends its own RTC End-of-RIB only on sessions where graceful restart
+/// is negotiated: we advertise capability 64 as a Receiving Speaker (RFC
+/// 4724 §3, no <AFI, SAFI>) and the harness makes GoBGP a helper, so our
+/// engine records GoBGP's End-of-RIB too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gobgp_records_our_end_of_rib() {
+async fn gobgp_and_our_engine_record_each_others_end_of_rib() {
     let t = topo().await;
     for (peer, g) in [(EBGP, &t.ebgp), (IBGP, &t.ibgp)] {
+        let caps = g.capabilities(ip(US), "remote_cap");
+        assert!(
+            caps.contains("GracefulRestart"),
+            "{peer}: GoBGP did not receive our Graceful Restart capability: {caps}"
+        );
+        let ours = wait_peer(&t.engine, peer, "GoBGP's End-of-RIB recorded", |p| {
+            p.end_of_rib_received.is_some()
+        })
+        .await;
+        assert!(ours.negotiated.graceful_restart, "{peer}: {ours:#?}");
+        // GoBGP originates nothing here: its End-of-RIB is its only UPDATE.
+        assert_eq!(ours.updates_received, 1, "{peer}");
+        assert!(ours.rtc_routes_in.is_empty(), "{peer}");
         g.wait_until("GoBGP recorded our End-of-RIB", |g| {
             let j = g.neighbor_json(ip(US));
             // `afi_safis` is an array: look from its key on.
@@ -315,6 +332,7 @@ async fn v6_pair(stop: &CancellationToken) -> (BgpHandle, GoBgp) {
             peer_as: 65000,
             passive: true,
             remote_port: 179,
+            rtc_restart_time: None,
         }],
     );
     let mut c = BgpConfig::new(65000, Ipv4Addr::new(1, 1, 1, 1));
@@ -397,4 +415,73 @@ async fn gobgp_ipv6_peer_negotiates_extended_next_hop_and_is_soft_reset() {
     });
     assert!(g.established(v6));
     assert_eq!(g.uptime_since(v6), up, "the IPv6 session was reset");
+}
+
+/// RFC 4724 §4.2, our engine as the Receiving Speaker. A GoBGP that lists
+/// rtc in its Graceful Restart capability (Restart Time 4 s) is killed: the
+/// session ends without a NOTIFICATION, so its RTC route stays in our
+/// Adj-RIB-In, marked stale, while the peer is down; once the Restart Time
+/// has passed without a new session the stale route is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_killed_keeps_its_rtc_routes_stale_for_its_restart_time() {
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let mut g = GoBgp::start(
+        EBGP,
+        65001,
+        &[Neighbor {
+            address: ip(US),
+            peer_as: 65000,
+            passive: true,
+            remote_port: 179,
+            rtc_restart_time: Some(4),
+        }],
+    );
+    let mut c = BgpConfig::new(65000, Ipv4Addr::new(1, 1, 1, 1));
+    c.connect_retry = 1;
+    c.hold_time = 30;
+    c.route_targets = vec!["65000:100".into()];
+    let mut p = PeerConfig::new(ip(EBGP), 65001);
+    p.port = g.bgp_port;
+    p.local_address = Some(ip(US));
+    c.peers = vec![p];
+    let (engine, _) = Engine::start(c, stop.clone()).await.unwrap();
+    g.add_vrf("red", "65001:1", "65001:200");
+    let up = wait_peer(&engine, EBGP, "GoBGP's route and End-of-RIB", |p| {
+        p.state == SessionState::Established
+            && p.rtc_routes_in.len() == 1
+            && p.end_of_rib_received.is_some()
+    })
+    .await;
+    assert!(up.negotiated.graceful_restart && up.rtc_routes_stale == 0);
+
+    g.kill();
+    let down = wait_peer(&engine, EBGP, "session down, route kept stale", |p| {
+        p.state != SessionState::Established
+    })
+    .await;
+    let gone_at = Instant::now() + Duration::from_secs(4);
+    assert_eq!(down.rtc_routes_in.len(), 1, "{down:#?}");
+    assert_eq!(down.rtc_routes_stale, 1, "{down:#?}");
+    assert_eq!(
+        down.rtc_routes_in[0].route_target.as_deref(),
+        Some("65001:200")
+    );
+    // Still kept a little later (the peer is down, its Restart Time runs).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = engine
+        .snapshot()
+        .await
+        .unwrap()
+        .peer(ip(EBGP))
+        .unwrap()
+        .clone();
+    assert_eq!(p.rtc_routes_stale, 1, "{p:#?}");
+    // Deleted once the Restart Time is over.
+    let p = wait_peer(&engine, EBGP, "stale route deleted", |p| {
+        p.rtc_routes_in.is_empty()
+    })
+    .await;
+    assert!(Instant::now() + Duration::from_millis(200) >= gone_at);
+    assert_eq!(p.rtc_routes_stale, 0);
 }

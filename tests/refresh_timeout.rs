@@ -28,6 +28,7 @@ fn stalling_peer(listener: TcpListener, established: std::sync::mpsc::Sender<()>
         route_refresh: true,
         enhanced_route_refresh: false,
         extended_next_hop: false,
+        graceful_restart: false,
     })
     .unwrap();
     s.write_all(&open).unwrap();

@@ -21,6 +21,12 @@ pub const AFI_IPV4: u16 = 1;
 pub const AFI_IPV6: u16 = 2;
 /// RFC 8950 §3: capability code of Extended Next Hop Encoding.
 pub const CAPABILITY_EXTENDED_NEXT_HOP: u8 = 5;
+/// RFC 4724 §3: capability code of Graceful Restart.
+pub const CAPABILITY_GRACEFUL_RESTART: u8 = 64;
+/// The Restart Time we put in our Graceful Restart capability. We list no
+/// <AFI, SAFI>, so RFC 4724 §3 makes the value "irrelevant"; 120 s is the
+/// usual default of other implementations, so it reads as nothing unusual.
+pub const GRACEFUL_RESTART_TIME: u16 = 120;
 /// SAFI 132, Route Target Constraint (RFC 4684 §4).
 pub const SAFI_RTC: u8 = 132;
 /// RFC 6793 §9: AS_TRANS, sent in OPEN's My AS when the local AS needs 4 octets.
@@ -108,6 +114,9 @@ pub struct OpenParams {
     /// next-hop AFI 2 (RFC 8950 §3): set on IPv6 sessions, see
     /// [`UpdateContext::for_session`].
     pub extended_next_hop: bool,
+    /// Advertise Graceful Restart (RFC 4724 §3) as a Receiving Speaker
+    /// only: see [`encode_open`].
+    pub graceful_restart: bool,
 }
 
 fn encode(message: &'static str, msg: &Message) -> Result<Bytes, CodecError> {
@@ -141,6 +150,21 @@ pub fn encode_open(p: &OpenParams) -> Result<Bytes, CodecError> {
     }
     if p.enhanced_route_refresh {
         capabilities.push(Capability::EnhancedRouteRefresh);
+    }
+    if p.graceful_restart {
+        // RFC 4724 §3: no <AFI, SAFI>: "not capable of preserving its
+        // forwarding state during BGP restart, but supports procedures for
+        // the Receiving Speaker" (§4.2); the Restart Time is then irrelevant.
+        // R bit clear: §4.2, it "MUST NOT be set unless the Receiving
+        // Speaker has restarted" and we never act as a Restarting Speaker.
+        // N bit clear: RFC 8538 (graceful restart after a NOTIFICATION) is
+        // not implemented. Bytes: 40 02 0078.
+        capabilities.push(Capability::GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time: GRACEFUL_RESTART_TIME,
+            families: vec![],
+        });
     }
     // RFC 6793 §3: always advertise 4-octet AS support.
     capabilities.push(Capability::FourOctetAs { asn: p.local_as });

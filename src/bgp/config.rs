@@ -77,6 +77,13 @@ pub struct PeerConfig {
     /// Advertise the enhanced route-refresh capability (RFC 7313).
     #[serde(default = "default_true")]
     pub enhanced_route_refresh: bool,
+    /// Advertise the Graceful Restart capability (RFC 4724 §3) with no
+    /// <AFI, SAFI>: we preserve no forwarding state ourselves but act as
+    /// the Receiving Speaker (§4.2) and say we send End-of-RIB. RFC 4724
+    /// §4 recommends it; GoBGP sends its End-of-RIB only when it is
+    /// negotiated. See docs/bgp.md.
+    #[serde(default = "default_true")]
+    pub graceful_restart_helper: bool,
     /// Source address for active connections.
     #[serde(default)]
     pub local_address: Option<IpAddr>,
@@ -140,6 +147,7 @@ impl PeerConfig {
             vpn_target: true,
             route_refresh: true,
             enhanced_route_refresh: true,
+            graceful_restart_helper: true,
             local_address: None,
             advertise_default_rt: false,
             max_prefixes: DEFAULT_MAX_PREFIXES,
@@ -353,6 +361,7 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.hold_time, 90);
         assert!(c.peers[0].enhanced_route_refresh);
+        assert!(c.peers[0].graceful_restart_helper);
         assert!(!c.peers[0].advertise_default_rt);
         assert_eq!(c.peers[0].local_address, None);
     }

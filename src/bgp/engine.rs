@@ -44,6 +44,11 @@ const INTERNAL_QUEUE: usize = 64;
 /// RFC 7313 §4: if EoRR does not follow BoRR within this time, the stale
 /// routes are purged anyway (FRR's default stale-path time).
 const ENHANCED_REFRESH_STALE_TIME: Duration = Duration::from_secs(360);
+/// RFC 4724 §4.2 allows "a (configurable) timer" bounding how long stale
+/// routes are kept once the session is back: if the peer's End-of-RIB does
+/// not come within this time, its routes still stale are removed (the same
+/// bound as for RFC 7313).
+const GRACEFUL_RESTART_STALE_TIME: Duration = Duration::from_secs(360);
 /// How long shutdown waits for sessions to deliver their CEASE.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -99,6 +104,10 @@ struct Peer {
     updates_received: u64,
     /// RFC 4724 §2 / RFC 4684 §6: when this session's End-of-RIB arrived.
     end_of_rib_received: Option<SystemTime>,
+    /// RFC 4724 §4.2 (Receiving Speaker): the peer's RTC routes are kept,
+    /// marked stale, until this instant: its Restart Time while the session
+    /// is down, then [`GRACEFUL_RESTART_STALE_TIME`] awaiting End-of-RIB.
+    gr_stale_until: Option<Instant>,
     last_soft_reset: Option<SoftResetRecord>,
 }
 
@@ -202,6 +211,7 @@ pub(super) async fn start(
             rr_received: 0,
             updates_received: 0,
             end_of_rib_received: None,
+            gr_stale_until: None,
             last_soft_reset: None,
         })
         .collect();
@@ -252,7 +262,7 @@ impl Engine {
             let next = self
                 .peers
                 .iter()
-                .flat_map(|p| [p.next_connect, p.in_enhanced_refresh])
+                .flat_map(|p| [p.next_connect, p.in_enhanced_refresh, p.gr_stale_until])
                 .flatten()
                 .min();
             tokio::select! {
@@ -268,7 +278,7 @@ impl Engine {
                             tracing::error!(error = %e, "BGP session task failed");
                             // The task could not report Down itself.
                             if let Some(conn) = self.task_conn.remove(&e.id()) {
-                                self.on_session_event(SessionEvent::Down { conn, reason: format!("session task failed: {e}") });
+                                self.on_session_event(SessionEvent::Down { conn, reason: format!("session task failed: {e}"), notification: false });
                             }
                         }
                     }
@@ -306,6 +316,19 @@ impl Engine {
                 let stale = p.adj_in.sweep_stale();
                 p.in_enhanced_refresh = None;
                 warn!(peer = %p.addr(), removed = stale.len(), reason = "no EoRR in time", "stale routes purged");
+            }
+            if p.gr_stale_until.is_some_and(|t| t <= now) {
+                // RFC 4724 §4.2: not re-established within the Restart
+                // Time, or no End-of-RIB within our bound: delete the
+                // stale routes.
+                let stale = p.adj_in.sweep_stale();
+                p.gr_stale_until = None;
+                let reason = if p.est.is_some() {
+                    "no End-of-RIB in time after graceful restart"
+                } else {
+                    "peer's restart time expired"
+                };
+                warn!(peer = %p.addr(), removed = stale.len(), reason, "stale routes purged");
             }
         }
     }
@@ -384,18 +407,48 @@ impl Engine {
                     info!(peer = %p.addr(), routes = p.adj_in.len(), "End-of-RIB received for RT membership");
                 }
                 p.end_of_rib_received = Some(SystemTime::now());
+                if p.gr_stale_until.take().is_some() {
+                    // RFC 4724 §4.2: at the End-of-RIB, what is still
+                    // stale was not re-advertised: remove it.
+                    let stale = p.adj_in.sweep_stale();
+                    info!(peer = %p.addr(), removed = stale.len(), "graceful restart done: stale routes removed");
+                }
             }
             SessionEvent::RouteRefresh { conn, subtype } => self.on_route_refresh(conn, subtype),
-            SessionEvent::Down { conn, reason } => {
+            SessionEvent::Down {
+                conn,
+                reason,
+                notification,
+            } => {
                 let Some(idx) = self.conn_peer.remove(&conn) else {
                     return;
                 };
                 let p = &mut self.peers[idx];
                 p.conns.retain(|c| c.id != conn);
-                if p.est.as_ref().map(|e| e.conn) == Some(conn) {
+                if let Some(est) = p.est.take_if(|e| e.conn == conn) {
                     warn!(peer = %p.addr(), %reason, "BGP session left Established");
-                    p.est = None;
-                    p.adj_in.clear();
+                    let restart = est
+                        .accepted
+                        .peer_restart
+                        .filter(|r| est.accepted.negotiated.rtc && r.retains_rtc());
+                    match restart {
+                        // RFC 4724 §4.2: the TCP session ended (no
+                        // NOTIFICATION: RFC 8538 is not negotiated) with a
+                        // peer that listed AFI 1 / SAFI 132 in its Graceful
+                        // Restart capability: keep its routes, marked
+                        // stale, for its Restart Time. "A route (from the
+                        // peer) previously marked as stale MUST be deleted."
+                        Some(r) if !notification && !r.restart_time.is_zero() => {
+                            let dropped = p.adj_in.sweep_stale();
+                            p.adj_in.mark_stale();
+                            p.gr_stale_until = Some(Instant::now() + r.restart_time);
+                            info!(peer = %p.addr(), kept = p.adj_in.len(), dropped = dropped.len(), restart_time = r.restart_time.as_secs(), "peer may be restarting: RTC routes kept as stale (RFC 4724)");
+                        }
+                        _ => {
+                            p.adj_in.clear();
+                            p.gr_stale_until = None;
+                        }
+                    }
                     p.adj_out.clear();
                     p.in_enhanced_refresh = None;
                     p.end_of_rib_received = None;
@@ -468,6 +521,23 @@ impl Engine {
         p.failures = 0;
         p.next_connect = None;
         p.end_of_rib_received = None;
+        if p.gr_stale_until.is_some() {
+            // RFC 4724 §4.2: the stale routes stay (until End-of-RIB) only
+            // if the new OPEN lists AFI 1 / SAFI 132 with the Forwarding
+            // State bit set; otherwise they go at once.
+            let preserved = accepted.negotiated.rtc
+                && accepted
+                    .peer_restart
+                    .and_then(|r| r.rtc_forwarding_preserved)
+                    .unwrap_or(false);
+            if preserved {
+                p.gr_stale_until = Some(Instant::now() + GRACEFUL_RESTART_STALE_TIME);
+            } else {
+                let stale = p.adj_in.sweep_stale();
+                p.gr_stale_until = None;
+                info!(peer = %p.addr(), removed = stale.len(), "peer did not preserve RTC forwarding state: stale routes removed (RFC 4724)");
+            }
+        }
         p.counters.end_of_rib_sent.store(false, Ordering::Relaxed);
         if accepted.negotiated.rtc
             && let Some(c) = p.est_conn()

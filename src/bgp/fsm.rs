@@ -61,6 +61,29 @@ pub(crate) struct Accepted {
     /// Negotiated hold time (RFC 4271 §4.2: the smaller of both); zero = no timers.
     pub hold_time: Duration,
     pub negotiated: Negotiated,
+    /// The peer's Graceful Restart capability when graceful restart is
+    /// negotiated (we advertised it too); `None` otherwise.
+    pub peer_restart: Option<PeerRestart>,
+}
+
+/// What the peer's Graceful Restart capability (RFC 4724 §3) says, as far
+/// as the RTC family is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerRestart {
+    /// Restart Time (12 bits, seconds): how long, after the session ends
+    /// without a NOTIFICATION, we keep its stale RTC routes (§4.2).
+    pub restart_time: Duration,
+    /// `Some(F bit)` when the peer listed AFI 1 / SAFI 132; `None` when it
+    /// did not (then none of §4.2 applies to its RTC routes).
+    pub rtc_forwarding_preserved: Option<bool>,
+}
+
+impl PeerRestart {
+    /// RFC 4724 §4.2: its RTC routes are kept as stale when the session
+    /// ends without a NOTIFICATION.
+    pub(crate) fn retains_rtc(&self) -> bool {
+        self.rtc_forwarding_preserved.is_some()
+    }
 }
 
 impl Accepted {
@@ -109,12 +132,41 @@ pub(crate) fn check_open(open: &OpenMessage, exp: &Expect) -> Result<Accepted, N
         extended_next_hop: exp.offered.rtc
             && exp.offered.extended_next_hop
             && has(&offers_rtc_ipv6_next_hop),
+        graceful_restart: false,
+    };
+    // RFC 4724 §3. A capability 64 whose length is not 2 + 4n is kept raw
+    // by the codec and not taken for one; of several, the last counts.
+    let peer_restart = if exp.offered.graceful_restart {
+        open.capabilities.iter().rev().find_map(|c| match c {
+            Capability::GracefulRestart {
+                restart_time,
+                families,
+                ..
+            } => Some(PeerRestart {
+                restart_time: Duration::from_secs(u64::from(*restart_time)),
+                rtc_forwarding_preserved: families
+                    .iter()
+                    .find(|f| {
+                        f.afi == rustbgpd_wire::Afi::Ipv4
+                            && f.safi == rustbgpd_wire::Safi::RtConstrain
+                    })
+                    .map(|f| f.forwarding_preserved),
+            }),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    let negotiated = Negotiated {
+        graceful_restart: peer_restart.is_some(),
+        ..negotiated
     };
     let hold = exp.offered.hold_time.min(open.hold_time);
     Ok(Accepted {
         remote_id: id,
         hold_time: Duration::from_secs(u64::from(hold)),
         negotiated,
+        peer_restart,
     })
 }
 
@@ -195,6 +247,7 @@ mod tests {
             route_refresh: true,
             enhanced_route_refresh: true,
             extended_next_hop: false,
+            graceful_restart: true,
         }
     }
 
@@ -306,6 +359,67 @@ mod tests {
         caps.push(raw);
         let a = check_open(&open(65001, 90, [2, 2, 2, 2], caps), &v4).unwrap();
         assert!(!a.negotiated.extended_next_hop);
+    }
+
+    /// RFC 4724 §3: graceful restart is negotiated when both sides sent
+    /// capability 64; the peer's entry for AFI 1 / SAFI 132 (if any) is
+    /// what §4.2 obliges us to act on.
+    #[test]
+    fn graceful_restart_needs_both_sides_and_reads_the_rtc_entry() {
+        let exp = Expect {
+            remote_as: 65001,
+            internal: false,
+            offered: offered(),
+        };
+        let gr = |families| Capability::GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time: 90,
+            families,
+        };
+        let accept = |exp: &Expect, cap: Option<Capability>| {
+            let mut caps = all_caps(65001);
+            caps.extend(cap);
+            check_open(&open(65001, 90, [2, 2, 2, 2], caps), exp).unwrap()
+        };
+        let a = accept(&exp, None);
+        assert!(!a.negotiated.graceful_restart && a.peer_restart.is_none());
+
+        let a = accept(&exp, Some(gr(vec![])));
+        assert!(a.negotiated.graceful_restart);
+        let r = a.peer_restart.unwrap();
+        assert_eq!(r.restart_time, Duration::from_secs(90));
+        assert!(!r.retains_rtc());
+
+        let family = |safi, forwarding_preserved| rustbgpd_wire::GracefulRestartFamily {
+            afi: rustbgpd_wire::Afi::Ipv4,
+            safi,
+            forwarding_preserved,
+        };
+        let a = accept(
+            &exp,
+            Some(gr(vec![
+                family(rustbgpd_wire::Safi::Unicast, true),
+                family(rustbgpd_wire::Safi::RtConstrain, false),
+            ])),
+        );
+        let r = a.peer_restart.unwrap();
+        assert!(r.retains_rtc());
+        assert_eq!(r.rtc_forwarding_preserved, Some(false));
+
+        // Not offered (graceful_restart_helper = false): nothing negotiated.
+        let off = Expect {
+            offered: OpenParams {
+                graceful_restart: false,
+                ..offered()
+            },
+            ..exp
+        };
+        let a = accept(
+            &off,
+            Some(gr(vec![family(rustbgpd_wire::Safi::RtConstrain, true)])),
+        );
+        assert!(!a.negotiated.graceful_restart && a.peer_restart.is_none());
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub struct Negotiated {
     /// RFC 8950 §3 Extended Next Hop Encoding for AFI 1 / SAFI 132 with an
     /// IPv6 next hop (offered on IPv6 sessions only).
     pub extended_next_hop: bool,
+    /// RFC 4724 §3 Graceful Restart capability: both sides advertised it
+    /// (ours never lists an <AFI, SAFI>: we are a Receiving Speaker only).
+    pub graceful_restart: bool,
 }
 
 /// An RTC route (RFC 4684 §4): origin AS + route target prefix.
@@ -192,6 +195,10 @@ pub struct PeerSnapshot {
     pub updates_received: u64,
     pub rtc_routes_in: Vec<RtcRoute>,
     pub rtc_routes_out: Vec<RtcRoute>,
+    /// How many of `rtc_routes_in` are marked stale: kept across the
+    /// peer's graceful restart (RFC 4724 §4.2) or between BoRR and EoRR
+    /// (RFC 7313 §4).
+    pub rtc_routes_stale: usize,
     pub established_since: Option<SystemTime>,
     /// RFC 4684 §6 / RFC 4724 §2: our End-of-RIB for RT membership is on
     /// the wire for the current session.

@@ -143,6 +143,9 @@ impl AdjRibIn {
     pub(crate) fn len(&self) -> usize {
         self.routes.len()
     }
+    pub(crate) fn stale_len(&self) -> usize {
+        self.routes.values().filter(|s| **s).count()
+    }
     pub(crate) fn routes(&self) -> impl Iterator<Item = &RtcNlri> {
         self.routes.keys()
     }

@@ -68,6 +68,10 @@ pub(crate) enum SessionEvent {
     Down {
         conn: ConnId,
         reason: String,
+        /// A NOTIFICATION was sent or received. Without one, the session
+        /// ended by TCP termination: RFC 4724 §4.2 may keep the peer's
+        /// routes (RFC 8538 is not negotiated, so a NOTIFICATION never does).
+        notification: bool,
     },
 }
 
@@ -160,8 +164,10 @@ impl Session {
             ),
             e => e,
         };
+        let received = matches!(ending, Ending::Received(_));
         let (reason, notify) = match ending {
             Ending::Closed(r) => (r, None),
+            Ending::Received(n) => (format!("received NOTIFICATION {n}"), None),
             Ending::Notify(n) => {
                 if n.code == code::CEASE {
                     info!(peer = %self.peer, conn = self.conn, notification = %n, "sending NOTIFICATION");
@@ -171,6 +177,7 @@ impl Session {
                 (format!("sent NOTIFICATION {n}"), Some(n))
             }
         };
+        let notification = notify.is_some() || received;
         info!(peer = %self.peer, conn = self.conn, %reason, "BGP session down");
         self.outbox.close(&reason);
         let _ = self
@@ -178,6 +185,7 @@ impl Session {
             .send(SessionEvent::Down {
                 conn: self.conn,
                 reason: reason.clone(),
+                notification,
             })
             .await;
         match notify {
@@ -266,9 +274,10 @@ impl Session {
             }
             match msg {
                 Message::Notification(n) => {
-                    return Err(Ending::Closed(format!(
-                        "received NOTIFICATION {}",
-                        Notify::with_data(n.code.as_u8(), n.subcode, n.data)
+                    return Err(Ending::Received(Notify::with_data(
+                        n.code.as_u8(),
+                        n.subcode,
+                        n.data,
                     )));
                 }
                 Message::Open(open) => {

@@ -32,9 +32,10 @@ pub(crate) fn send_hold_time(configured: Option<Duration>, hold: Duration) -> Du
 /// How the session ends.
 #[derive(Debug)]
 pub(crate) enum Ending {
-    /// Close without a NOTIFICATION (peer closed, I/O error, NOTIFICATION
-    /// received).
+    /// Close without a NOTIFICATION (peer closed, I/O error).
     Closed(String),
+    /// The peer sent this NOTIFICATION: close.
+    Received(Notify),
     /// Send this NOTIFICATION, then close.
     Notify(Notify),
 }

@@ -27,11 +27,11 @@ pub(super) fn render(s: &Snapshot) -> String {
             x,
             "<peer-type>{}</peer-type><family-enabled>{}</family-enabled><session-state>{}</session-state>\
              <negotiated><route-refresh>{}</route-refresh><enhanced-route-refresh>{}</enhanced-route-refresh>\
-             <rtc>{}</rtc><four-octet-as>{}</four-octet-as></negotiated>\
+             <rtc>{}</rtc><four-octet-as>{}</four-octet-as><graceful-restart>{}</graceful-restart></negotiated>\
              <counters><route-refresh-sent>{}</route-refresh-sent><route-refresh-received>{}</route-refresh-received>\
              <updates-sent>{}</updates-sent><updates-received>{}</updates-received>\
              <soft-resets-coalesced>{}</soft-resets-coalesced></counters>\
-             <rtc-routes><adj-rib-in>{}</adj-rib-in><adj-rib-out>{}</adj-rib-out></rtc-routes>\
+             <rtc-routes><adj-rib-in>{}</adj-rib-in><adj-rib-out>{}</adj-rib-out><stale>{}</stale></rtc-routes>\
              <end-of-rib><sent>{}</sent><received>{}</received>",
             if p.internal { "internal" } else { "external" },
             p.family_enabled,
@@ -40,6 +40,7 @@ pub(super) fn render(s: &Snapshot) -> String {
             n.enhanced_route_refresh,
             n.rtc,
             n.four_octet_as,
+            n.graceful_restart,
             p.route_refresh_sent,
             p.route_refresh_received,
             p.updates_sent,
@@ -47,6 +48,7 @@ pub(super) fn render(s: &Snapshot) -> String {
             p.soft_resets_coalesced,
             p.rtc_routes_in.len(),
             p.rtc_routes_out.len(),
+            p.rtc_routes_stale,
             p.end_of_rib_sent,
             p.end_of_rib_received.is_some(),
         );
@@ -120,6 +122,7 @@ mod tests {
             updates_received: 4,
             rtc_routes_in: Vec::new(),
             rtc_routes_out: Vec::new(),
+            rtc_routes_stale: 0,
             established_since: None,
             end_of_rib_sent: true,
             end_of_rib_received: eor,
@@ -155,6 +158,8 @@ mod tests {
             xml.contains("<end-of-rib><sent>true</sent><received>false</received></end-of-rib>")
         );
         assert!(xml.contains("<soft-resets-coalesced>7</soft-resets-coalesced>"));
+        assert!(xml.contains("<graceful-restart>false</graceful-restart></negotiated>"));
+        assert!(xml.contains("<stale>0</stale></rtc-routes>"));
         let schema = Schema::load(DeviceProfile::lookup("CE8855", None).unwrap()).unwrap();
         schema.validate_state_xml(&xml).expect("valid state data");
     }

@@ -71,6 +71,10 @@ class GoBgp:
                 f'    passive-mode = {str(passive).lower()}\n'
                 f'  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n'
                 f'    keepalive-interval = 10\n    idle-hold-time-after-reset = 1\n'
+                # Graceful-restart helper (capability 64, no address family):
+                # GoBGP 3.10 sends its RTC End-of-RIB only when graceful
+                # restart is negotiated (the agent advertises it too).
+                f'  [neighbors.graceful-restart.config]\n    enabled = true\n'
                 f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n'
                 f'      afi-safi-name = "rtc"\n')
         (self.dir / "gobgpd.toml").write_text("".join(conf))

@@ -21,6 +21,12 @@ pub struct Neighbor {
     pub passive: bool,
     /// Port GoBGP connects to when active.
     pub remote_port: u16,
+    /// `None`: GoBGP is a graceful-restart helper only (capability 64 with
+    /// no <AFI, SAFI>, as we send it): GoBGP 3.10 sends its RTC End-of-RIB
+    /// only when graceful restart is negotiated. `Some(t)`: GoBGP also
+    /// lists rtc in its capability (`mp-graceful-restart`) with Restart
+    /// Time `t`, so RFC 4724 §4.2 applies to its routes on our side.
+    pub rtc_restart_time: Option<u16>,
 }
 
 pub struct GoBgp {
@@ -103,11 +109,23 @@ impl GoBgp {
                 "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{}\"\n    peer-as = {}\n  \
                  [neighbors.transport.config]\n    passive-mode = {}\n    local-address = \"{address}\"\n    \
                  remote-port = {}\n  [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    \
-                 keepalive-interval = 10\n    idle-hold-time-after-reset = 1\n  [[neighbors.afi-safis]]\n    \
-                 [neighbors.afi-safis.config]\n      afi-safi-name = \"rtc\"\n",
-                n.address, n.peer_as, n.passive, n.remote_port
+                 keepalive-interval = 10\n    idle-hold-time-after-reset = 1\n  \
+                 [neighbors.graceful-restart.config]\n    enabled = true\n{}  \
+                 [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"rtc\"\n",
+                n.address,
+                n.peer_as,
+                n.passive,
+                n.remote_port,
+                n.rtc_restart_time
+                    .map(|t| format!("    restart-time = {t}\n"))
+                    .unwrap_or_default()
             )
             .unwrap();
+            if n.rtc_restart_time.is_some() {
+                conf.push_str(
+                    "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n",
+                );
+            }
         }
         let conf_path = dir.path().join("gobgpd.toml");
         std::fs::write(&conf_path, conf).unwrap();
@@ -142,6 +160,13 @@ impl GoBgp {
             std::thread::sleep(Duration::from_millis(100));
         }
         g
+    }
+
+    /// Kills gobgpd at once (SIGKILL): its sessions end by TCP termination,
+    /// without a NOTIFICATION, as when a peer's BGP process restarts.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log(&self) -> String {

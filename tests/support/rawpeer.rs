@@ -28,10 +28,17 @@ pub fn keepalive() -> Vec<u8> {
 /// OPEN with the capabilities MP 1/132, route refresh, enhanced route
 /// refresh (if `enhanced`) and 4-octet AS (RFC 5492).
 pub fn open(asn: u16, hold: u16, id: [u8; 4], enhanced: bool) -> Vec<u8> {
+    open_with(asn, hold, id, enhanced, &[])
+}
+
+/// [`open`] with `extra` capability TLVs (code, length, value) appended
+/// before the 4-octet AS capability.
+pub fn open_with(asn: u16, hold: u16, id: [u8; 4], enhanced: bool, extra: &[u8]) -> Vec<u8> {
     let mut c = vec![1, 4, 0, 1, 0, 132, 2, 0];
     if enhanced {
         c.extend_from_slice(&[70, 0]);
     }
+    c.extend_from_slice(extra);
     c.extend_from_slice(&[65, 4]);
     c.extend_from_slice(&u32::from(asn).to_be_bytes());
     let mut params = vec![2, u8::try_from(c.len()).unwrap()];

@@ -87,6 +87,7 @@ impl Engine {
             route_refresh: p.route_refresh,
             enhanced_route_refresh: p.enhanced_route_refresh && p.route_refresh,
             extended_next_hop: canonical_ip(p.address).is_ipv6(),
+            graceful_restart: p.graceful_restart_helper,
         }
     }
 

@@ -34,6 +34,7 @@ impl Engine {
                         updates_received: p.updates_received,
                         rtc_routes_in: routes(&mut p.adj_in.routes()),
                         rtc_routes_out: routes(&mut p.adj_out.iter()),
+                        rtc_routes_stale: p.adj_in.stale_len(),
                         established_since: est.map(|e| e.since),
                         end_of_rib_sent: est.is_some()
                             && k.end_of_rib_sent.load(std::sync::atomic::Ordering::Relaxed),
