@@ -241,7 +241,7 @@ impl Engine {
         let rival = p
             .conns
             .iter_mut()
-            .find(|c| c.id != conn && c.state >= SessionState::OpenConfirm);
+            .find(|c| c.id != conn && !c.stopping && c.state >= SessionState::OpenConfirm);
         let Some(rival) = rival else {
             return true;
         };
