@@ -433,6 +433,13 @@ pub trait BgpBackend: Send + Sync {
         limit: Duration,
     ) -> impl Future<Output = Result<RefreshOutcome, RefreshError>> + Send;
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send;
+    /// Applies a whole new configuration live; refused means unchanged
+    /// (see [`BgpHandle::reconfigure`]).
+    fn reconfigure(
+        &self,
+        new: BgpConfig,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ReconfigureReport, ReconfigureError>> + Send;
 }
 
 impl BgpBackend for BgpHandle {
@@ -446,5 +453,12 @@ impl BgpBackend for BgpHandle {
     }
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send {
         BgpHandle::snapshot(self)
+    }
+    fn reconfigure(
+        &self,
+        new: BgpConfig,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ReconfigureReport, ReconfigureError>> + Send {
+        BgpHandle::reconfigure(self, new, deadline)
     }
 }
