@@ -535,3 +535,30 @@ async fn engine_pair_route_target_follows_without_reset() {
     assert_eq!(p.established_since, up.established_since);
     assert_eq!(p.state, SessionState::Established);
 }
+
+/// A peer configured shut down from the start is never connected to, and
+/// its connection is refused with Cease / Administrative Shutdown.
+#[tokio::test]
+async fn a_shut_down_peer_is_refused_with_cease_2() {
+    let mut c = with_passive_peer(70);
+    c.peers[0].shutdown = true;
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let (h, _) = Engine::start(c.clone(), stop.clone()).await.unwrap();
+    assert_eq!(
+        peer_snap(&h, v4(70, 2)).await.unwrap().state,
+        SessionState::Idle
+    );
+    let mut s = raw::connect_from(v4(70, 2), h.listen_addr().unwrap()).await;
+    s.write_all(&raw::open(65001, 90, [10, 0, 0, 2], false))
+        .await
+        .unwrap();
+    assert_eq!(notification(&mut s).await, (6, 2));
+    // Cleared: the passive peer is accepted again.
+    c.peers[0].shutdown = false;
+    let r = h.reconfigure(c, soon()).await.unwrap();
+    assert_eq!(r.peers_started, vec![v4(70, 2)]);
+    let mut s = raw::connect_from(v4(70, 2), h.listen_addr().unwrap()).await;
+    raw::establish(&mut s, &raw::open(65001, 90, [10, 0, 0, 2], false)).await;
+    wait_peer(&h, v4(70, 2), "Established", established).await;
+}
