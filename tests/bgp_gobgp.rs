@@ -32,6 +32,8 @@ struct Topo {
     engine: BgpHandle,
     ebgp: GoBgp,
     ibgp: GoBgp,
+    /// The configuration the engine was started with.
+    config: BgpConfig,
     stop: CancellationToken,
 }
 
@@ -106,7 +108,7 @@ async fn topo() -> Topo {
     i.group = Some("ibgp-peers".into());
     i.local_address = Some(ip(US));
     c.peers = vec![e, i];
-    let (engine, _) = Engine::start(c, stop.clone()).await.unwrap();
+    let (engine, _) = Engine::start(c.clone(), stop.clone()).await.unwrap();
     let up = |p: &PeerSnapshot| p.state == SessionState::Established;
     wait_peer(&engine, EBGP, "eBGP GoBGP Established", up).await;
     wait_peer(&engine, IBGP, "iBGP GoBGP Established", up).await;
@@ -116,6 +118,7 @@ async fn topo() -> Topo {
         engine,
         ebgp,
         ibgp,
+        config: c,
         stop,
     }
 }
@@ -484,4 +487,97 @@ async fn gobgp_killed_keeps_its_rtc_routes_stale_for_its_restart_time() {
     .await;
     assert!(Instant::now() + Duration::from_millis(200) >= gone_at);
     assert_eq!(p.rtc_routes_stale, 0);
+}
+
+/// Live reconfiguration (issue #10): a route target added to the running
+/// engine is announced to both GoBGPs (it appears in `global rib -a rtc`)
+/// and, removed again, withdrawn, without either session being reset
+/// (GoBGP's uptime, the establishment time, does not move).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_route_target_added_and_removed_by_reconfigure_without_reset() {
+    let t = topo().await;
+    let up_e = t.ebgp.uptime_since(ip(US));
+    let up_i = t.ibgp.uptime_since(ip(US));
+    assert!(up_e > 0 && up_i > 0);
+    for g in [&t.ebgp, &t.ibgp] {
+        g.wait_until("our first RTC route in GoBGP", |g| {
+            !g.rtc_paths("65000:65000:100").is_empty()
+        });
+    }
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut c = t.config.clone();
+    c.route_targets.push("65000:200".into());
+    let r = t.engine.reconfigure(c.clone(), deadline()).await.unwrap();
+    assert_eq!((r.routes_announced, r.routes_withdrawn), (2, 0), "{r:?}");
+    for g in [&t.ebgp, &t.ibgp] {
+        g.wait_until("the added RTC route in GoBGP's rtc RIB", |g| {
+            !g.rtc_paths("65000:65000:200").is_empty()
+        });
+    }
+    c.route_targets.retain(|rt| rt != "65000:200");
+    let r = t.engine.reconfigure(c, deadline()).await.unwrap();
+    assert_eq!((r.routes_announced, r.routes_withdrawn), (0, 2), "{r:?}");
+    for g in [&t.ebgp, &t.ibgp] {
+        g.wait_until("the removed RTC route withdrawn from GoBGP", |g| {
+            g.rtc_paths("65000:65000:200").is_empty()
+        });
+        // The other route stays.
+        assert!(!g.rtc_paths("65000:65000:100").is_empty());
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(t.ebgp.established(ip(US)) && t.ibgp.established(ip(US)));
+    assert_eq!(t.ebgp.uptime_since(ip(US)), up_e, "eBGP session reset");
+    assert_eq!(t.ibgp.uptime_since(ip(US)), up_i, "iBGP session reset");
+}
+
+/// Live reconfiguration: a peer added to a running engine (that had none)
+/// connects and reaches Established with GoBGP; removed again, GoBGP hears
+/// Cease / Peer De-configured and the session is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gobgp_peer_added_by_reconfigure_reaches_established() {
+    let stop = CancellationToken::new();
+    let _guard = stop.clone().drop_guard();
+    let g = GoBgp::start(
+        EBGP,
+        65001,
+        &[Neighbor {
+            address: ip(US),
+            peer_as: 65000,
+            passive: true,
+            remote_port: 179,
+            rtc_restart_time: None,
+        }],
+    );
+    let mut c = BgpConfig::new(65000, Ipv4Addr::new(1, 1, 1, 1));
+    c.connect_retry = 1;
+    c.hold_time = 30;
+    c.route_targets = vec!["65000:100".into()];
+    let (engine, _) = Engine::start(c.clone(), stop.clone()).await.unwrap();
+    assert!(engine.snapshot().await.unwrap().peers.is_empty());
+    let mut p = PeerConfig::new(ip(EBGP), 65001);
+    p.port = g.bgp_port;
+    p.local_address = Some(ip(US));
+    c.peers = vec![p];
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(5);
+    let r = engine.reconfigure(c.clone(), deadline()).await.unwrap();
+    assert_eq!(r.peers_added, vec![ip(EBGP)]);
+    wait_peer(&engine, EBGP, "added GoBGP Established", |p| {
+        p.state == SessionState::Established
+    })
+    .await;
+    g.wait_until("GoBGP sees us Established", |g| g.established(ip(US)));
+    g.wait_until("our RTC route in GoBGP", |g| {
+        !g.rtc_paths("65000:65000:100").is_empty()
+    });
+
+    c.peers.clear();
+    let r = engine.reconfigure(c, deadline()).await.unwrap();
+    assert_eq!(r.peers_removed, vec![ip(EBGP)]);
+    g.wait_until("GoBGP's session with us down", |g| !g.established(ip(US)));
+    assert!(engine.snapshot().await.unwrap().peers.is_empty());
+    // RFC 4486 §4 Cease / Peer De-configured, as GoBGP logs it.
+    g.wait_until("GoBGP logged our Cease 6/3", |g| {
+        g.log()
+            .contains("code 6(cease) subcode 3(peer deconfigured)")
+    });
 }

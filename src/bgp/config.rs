@@ -95,6 +95,11 @@ pub struct PeerConfig {
     /// with Cease / Maximum Number of Prefixes Reached (RFC 4486 §4).
     #[serde(default = "default_max_prefixes")]
     pub max_prefixes: u32,
+    /// Administratively shut down: configured but never connected to or
+    /// accepted; a live session gets Cease / Administrative Shutdown
+    /// (RFC 4486 §4, subcode 2).
+    #[serde(default)]
+    pub shutdown: bool,
 }
 
 /// The value of a key that is no longer accepted, as written.
@@ -151,6 +156,7 @@ impl PeerConfig {
             local_address: None,
             advertise_default_rt: false,
             max_prefixes: DEFAULT_MAX_PREFIXES,
+            shutdown: false,
         }
     }
 }
@@ -364,6 +370,13 @@ mod tests {
         assert!(c.peers[0].graceful_restart_helper);
         assert!(!c.peers[0].advertise_default_rt);
         assert_eq!(c.peers[0].local_address, None);
+        assert!(!c.peers[0].shutdown);
+        let s: BgpConfig = toml::from_str(
+            "local_as = 1\nrouter_id = \"1.1.1.1\"\n[[peers]]\naddress = \"10.0.0.1\"\nremote_as = 2\nshutdown = true",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        assert!(s.peers[0].shutdown);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! connection goes into that connection's coalescing [`Outbox`].
 
 mod connect;
+mod reconfigure;
 mod refresh;
 mod snapshot;
 
@@ -20,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use rustbgpd_wire::{RouteRefreshSubtype, RtcNlri};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +30,7 @@ use tracing::{debug, info, warn};
 use super::codec::{self, Notify, UpdateContext, code};
 use super::fsm::{Accepted, SessionState};
 use super::outbox::{Counters, ExportPlan, Outbox};
-use super::rib::{AdjRibIn, RouteTarget, adj_rib_out};
+use super::rib::{AdjRibIn, adj_rib_out};
 use super::session::{ConnId, SessionEvent};
 use super::{BgpConfig, BgpError, BgpHandle, PeerConfig, Request, SoftResetRecord};
 
@@ -52,18 +53,23 @@ const GRACEFUL_RESTART_STALE_TIME: Duration = Duration::from_secs(360);
 /// How long shutdown waits for sessions to deliver their CEASE.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// Names a peer in messages that reach the actor later (connect results,
+/// soft-reset records): a peer removed, or reset by a reconfiguration,
+/// gets a new key, so such a late message finds no peer and is dropped.
+type PeerKey = u64;
+
 enum Internal {
     Inbound(TcpStream, SocketAddr),
     Connected {
-        peer: usize,
+        peer: PeerKey,
         stream: TcpStream,
     },
     ConnectFailed {
-        peer: usize,
+        peer: PeerKey,
         error: String,
     },
     RefreshFinished {
-        records: Vec<(usize, SoftResetRecord)>,
+        records: Vec<(PeerKey, SoftResetRecord)>,
     },
 }
 
@@ -86,6 +92,7 @@ struct Est {
 }
 
 struct Peer {
+    key: PeerKey,
     cfg: PeerConfig,
     internal: bool,
     conns: Vec<Conn>,
@@ -112,13 +119,41 @@ struct Peer {
 }
 
 impl Peer {
+    fn new(key: PeerKey, cfg: PeerConfig, local_as: u32, now: Instant) -> Self {
+        Self {
+            key,
+            internal: cfg.remote_as == local_as,
+            conns: Vec::new(),
+            connecting: false,
+            next_connect: (!cfg.passive && !cfg.shutdown).then_some(now),
+            failures: 0,
+            est: None,
+            adj_in: AdjRibIn::default(),
+            adj_out: BTreeSet::new(),
+            in_enhanced_refresh: None,
+            counters: Arc::default(),
+            rr_received: 0,
+            updates_received: 0,
+            end_of_rib_received: None,
+            gr_stale_until: None,
+            last_soft_reset: None,
+            cfg,
+        }
+    }
+
     fn addr(&self) -> IpAddr {
         self.cfg.address
     }
 
     fn state(&self) -> SessionState {
-        if let Some(best) = self.conns.iter().map(|c| c.state).max() {
+        // Connections we are closing no longer count.
+        let live = self.conns.iter().filter(|c| !c.stopping);
+        if let Some(best) = live.map(|c| c.state).max() {
             return best;
+        }
+        if self.cfg.shutdown {
+            // RFC 4271 §8.2.2: Idle, refusing connections (ManualStop).
+            return SessionState::Idle;
         }
         if self.connecting {
             SessionState::Connect
@@ -145,12 +180,19 @@ struct Engine {
     group_names: Vec<String>,
     originated: BTreeSet<RtcNlri>,
     peers: Vec<Peer>,
+    next_key: PeerKey,
     next_conn: ConnId,
     conn_peer: HashMap<ConnId, usize>,
     sessions: JoinSet<()>,
     task_conn: HashMap<tokio::task::Id, ConnId>,
     ev_tx: mpsc::Sender<SessionEvent>,
     int_tx: mpsc::Sender<Internal>,
+    /// The configured listen address (as written, port 0 unresolved).
+    listen: Option<SocketAddr>,
+    /// Stops the current accept loop (a child of the engine's shutdown).
+    listener_stop: Option<CancellationToken>,
+    listen_tx: watch::Sender<Option<SocketAddr>>,
+    shutdown: CancellationToken,
 }
 
 pub(super) async fn start(
@@ -181,41 +223,17 @@ pub(super) async fn start(
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
     let (int_tx, int_rx) = mpsc::channel(INTERNAL_QUEUE);
 
-    let mut originated = BTreeSet::new();
-    for rt in &config.route_targets {
-        // validate() parsed every target already.
-        if let Some(n) = rt
-            .parse::<RouteTarget>()
-            .ok()
-            .and_then(|t| t.nlri(config.local_as))
-        {
-            originated.insert(n);
-        }
-    }
+    let originated = reconfigure::originated(config.local_as, &config.route_targets);
     let now = Instant::now();
-    let peers = config
+    let peers: Vec<Peer> = config
         .peers
         .iter()
-        .map(|p| Peer {
-            cfg: p.clone(),
-            internal: p.remote_as == config.local_as,
-            conns: Vec::new(),
-            connecting: false,
-            next_connect: (!p.passive).then_some(now),
-            failures: 0,
-            est: None,
-            adj_in: AdjRibIn::default(),
-            adj_out: BTreeSet::new(),
-            in_enhanced_refresh: None,
-            counters: Arc::default(),
-            rr_received: 0,
-            updates_received: 0,
-            end_of_rib_received: None,
-            gr_stale_until: None,
-            last_soft_reset: None,
-        })
+        .zip(1..)
+        .map(|(p, key)| Peer::new(key, p.clone(), config.local_as, now))
         .collect();
-    let engine = Engine {
+    let (listen_tx, listen_rx) = watch::channel(listen_addr);
+    let listener_stop = listener.as_ref().map(|_| shutdown.child_token());
+    let mut engine = Engine {
         local_as: config.local_as,
         router_id: config.router_id,
         hold_time: config.hold_time,
@@ -223,6 +241,7 @@ pub(super) async fn start(
         send_hold: config.send_hold_time.map(Duration::from_secs),
         group_names: config.groups.iter().map(|g| g.name.clone()).collect(),
         originated,
+        next_key: peers.len() as PeerKey + 1,
         peers,
         next_conn: 1,
         conn_peer: HashMap::new(),
@@ -230,9 +249,14 @@ pub(super) async fn start(
         task_conn: HashMap::new(),
         ev_tx,
         int_tx: int_tx.clone(),
+        listen: config.listen,
+        listener_stop: None,
+        listen_tx,
+        shutdown: shutdown.clone(),
     };
-    if let Some(l) = listener {
-        tokio::spawn(connect::accept_loop(l, int_tx, shutdown.clone()));
+    if let (Some(l), Some(stop)) = (listener, listener_stop) {
+        tokio::spawn(connect::accept_loop(l, int_tx, stop.clone()));
+        engine.listener_stop = Some(stop);
     }
     info!(local_as = config.local_as, router_id = %config.router_id, listen = ?listen_addr, "BGP engine started");
     let keep_req = req_tx.clone();
@@ -240,7 +264,7 @@ pub(super) async fn start(
     Ok((
         BgpHandle {
             tx: req_tx,
-            listen_addr,
+            listen_addr: listen_rx,
         },
         task,
     ))
@@ -344,6 +368,18 @@ impl Engine {
                 deadline,
                 reply,
             } => self.refresh(selector, direction, deadline, reply),
+            Request::Reconfigure {
+                config,
+                deadline,
+                reply,
+            } => {
+                let r = if Instant::now() > deadline {
+                    Err(super::ReconfigureError::Timeout)
+                } else {
+                    self.reconfigure(*config)
+                };
+                let _ = reply.send(r);
+            }
         }
     }
 

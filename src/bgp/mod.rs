@@ -20,7 +20,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{BgpConfig, DEFAULT_MAX_PREFIXES, GroupConfig, MAX_GROUP_NAME_LEN, PeerConfig};
@@ -141,6 +141,58 @@ pub enum BgpError {
     },
 }
 
+/// Why [`BgpHandle::reconfigure`] refused a configuration. A refused
+/// configuration changed nothing: the engine runs on as before.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigureError {
+    /// `BgpConfig::validate` refused it (the error names the key).
+    #[error(transparent)]
+    Invalid(BgpError),
+    /// The new listen address could not be bound; the old listener stays.
+    #[error("cannot listen for BGP on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine did not take the request before the deadline (it was
+    /// not applied).
+    #[error("the BGP engine did not take the new configuration in time")]
+    Timeout,
+    #[error("the BGP engine is not running")]
+    EngineStopped,
+}
+
+/// What a reconfiguration did, for logs. Route counts are UPDATE contents
+/// queued to Established sessions (summed over peers).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReconfigureReport {
+    pub peers_added: Vec<IpAddr>,
+    /// Removed from the configuration: Cease 6/3 to a live session.
+    pub peers_removed: Vec<IpAddr>,
+    /// Session closed with Cease 6/6 to take the new settings.
+    pub peers_reset: Vec<IpAddr>,
+    /// `shutdown` set: Cease 6/2 to a live session, no more attempts.
+    pub peers_shut_down: Vec<IpAddr>,
+    /// `shutdown` cleared: the peer connects (or listens) again.
+    pub peers_started: Vec<IpAddr>,
+    /// Group changed, session kept.
+    pub peers_moved: Vec<IpAddr>,
+    /// Lowered `max_prefixes` below its Adj-RIB-In: Cease 6/1.
+    pub peers_over_limit: Vec<IpAddr>,
+    pub routes_announced: usize,
+    pub routes_withdrawn: usize,
+    /// The listener now listens here (`Some(None)`: no listener any more).
+    pub listener: Option<Option<SocketAddr>>,
+}
+
+impl ReconfigureReport {
+    /// Nothing to do: the new configuration was the running one.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Capabilities both sides advertised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Negotiated {
@@ -243,6 +295,12 @@ pub(crate) enum Request {
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
     },
+    Reconfigure {
+        config: Box<BgpConfig>,
+        /// Past this instant the engine refuses the request unapplied.
+        deadline: tokio::time::Instant,
+        reply: oneshot::Sender<Result<ReconfigureReport, ReconfigureError>>,
+    },
 }
 
 /// How long [`BgpHandle::refresh`] waits when the caller gives no bound
@@ -256,7 +314,8 @@ const REPLY_SLACK: Duration = Duration::from_millis(200);
 #[derive(Clone, Debug)]
 pub struct BgpHandle {
     tx: mpsc::Sender<Request>,
-    listen_addr: Option<SocketAddr>,
+    /// Follows the listener across reconfigurations.
+    listen_addr: watch::Receiver<Option<SocketAddr>>,
 }
 
 /// The embedded speaker.
@@ -326,9 +385,40 @@ impl BgpHandle {
         self.ask(|reply| Request::Snapshot { reply }).await
     }
 
-    /// The address the listener is bound to (resolves a configured port 0).
+    /// Applies a whole new configuration to the running engine, live
+    /// (docs/bgp.md, "Live reconfiguration"): the engine compares it with
+    /// the one it runs and changes only what differs. It is validated
+    /// first; a refused configuration (`Err`) changed nothing. `Timeout`
+    /// when the engine could not take the request by `deadline` (then it
+    /// is not applied); once taken it is applied at once, and the report
+    /// says what was done. Route changes are queued to the sessions when
+    /// this returns, not necessarily written.
+    pub async fn reconfigure(
+        &self,
+        new: BgpConfig,
+        deadline: tokio::time::Instant,
+    ) -> Result<ReconfigureReport, ReconfigureError> {
+        let (tx, rx) = oneshot::channel();
+        let req = Request::Reconfigure {
+            config: Box::new(new),
+            deadline,
+            reply: tx,
+        };
+        match tokio::time::timeout_at(deadline, self.tx.send(req)).await {
+            Err(_) => return Err(ReconfigureError::Timeout),
+            Ok(Err(_)) => return Err(ReconfigureError::EngineStopped),
+            Ok(Ok(())) => {}
+        }
+        // Not bounded here: the engine answers as soon as it takes the
+        // request (refusing it if the deadline has passed), so a caller
+        // never gives up on a change that was in fact applied.
+        rx.await.map_err(|_| ReconfigureError::EngineStopped)?
+    }
+
+    /// The address the listener is bound to (resolves a configured port 0);
+    /// follows a listener moved by [`BgpHandle::reconfigure`].
     pub fn listen_addr(&self) -> Option<SocketAddr> {
-        self.listen_addr
+        *self.listen_addr.borrow()
     }
 }
 
@@ -343,6 +433,13 @@ pub trait BgpBackend: Send + Sync {
         limit: Duration,
     ) -> impl Future<Output = Result<RefreshOutcome, RefreshError>> + Send;
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send;
+    /// Applies a whole new configuration live; refused means unchanged
+    /// (see [`BgpHandle::reconfigure`]).
+    fn reconfigure(
+        &self,
+        new: BgpConfig,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ReconfigureReport, ReconfigureError>> + Send;
 }
 
 impl BgpBackend for BgpHandle {
@@ -356,5 +453,12 @@ impl BgpBackend for BgpHandle {
     }
     fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RefreshError>> + Send {
         BgpHandle::snapshot(self)
+    }
+    fn reconfigure(
+        &self,
+        new: BgpConfig,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ReconfigureReport, ReconfigureError>> + Send {
+        BgpHandle::reconfigure(self, new, deadline)
     }
 }

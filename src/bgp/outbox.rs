@@ -9,7 +9,7 @@
 //! the previous one is on the wire. Requests that land on an occupied slot
 //! are merged into it and all acknowledged when that one write completes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -113,6 +113,19 @@ pub(crate) enum Job {
     Initial(Arc<ExportPlan>),
     RouteRefresh(Vec<Ack>),
     Export(Arc<ExportPlan>, Vec<Ack>),
+    /// Adj-RIB-Out changes from a reconfiguration: MP_REACH for the
+    /// routes added, MP_UNREACH for those removed (RFC 4760 §3, §4).
+    Delta(Delta),
+}
+
+/// Pending Adj-RIB-Out changes of one session, merged: a route announced
+/// then withdrawn before the write is only withdrawn (and the reverse), so
+/// the slot holds at most one entry per configured route.
+#[derive(Debug)]
+pub(crate) struct Delta {
+    pub ctx: UpdateContext,
+    pub announce: BTreeSet<RtcNlri>,
+    pub withdraw: BTreeSet<RtcNlri>,
 }
 
 impl Job {
@@ -134,13 +147,24 @@ impl Job {
                 end_of_rib: false,
             }),
             Job::Export(plan, _) => plan.again(),
+            Job::Delta(d) => {
+                let announce: Vec<RtcNlri> = d.announce.iter().copied().collect();
+                let withdraw: Vec<RtcNlri> = d.withdraw.iter().copied().collect();
+                let frames = codec::encode_rtc_updates(&d.ctx, &announce, &withdraw)?;
+                Ok(Built {
+                    updates: frames.len() as u64,
+                    frames,
+                    route_refresh: 0,
+                    end_of_rib: false,
+                })
+            }
         }
     }
 
     pub(crate) fn into_acks(self) -> Vec<Ack> {
         match self {
             Job::RouteRefresh(acks) | Job::Export(_, acks) => acks,
-            Job::Control(_) | Job::Initial(_) => Vec::new(),
+            Job::Control(_) | Job::Initial(_) | Job::Delta(_) => Vec::new(),
         }
     }
 }
@@ -153,6 +177,7 @@ struct Slots {
     initial: Option<Arc<ExportPlan>>,
     route_refresh: Option<Vec<Ack>>,
     export: Option<(Arc<ExportPlan>, Vec<Ack>)>,
+    delta: Option<Delta>,
     stop: Option<Notify>,
     closed: bool,
 }
@@ -262,6 +287,44 @@ impl Outbox {
         q
     }
 
+    /// Adj-RIB-Out changes (reconfiguration), merged into those waiting.
+    /// Written after any waiting re-advertisement, so that an export
+    /// queued with the former Adj-RIB-Out cannot undo a withdrawal.
+    pub(crate) fn delta(
+        &self,
+        ctx: UpdateContext,
+        announce: &[RtcNlri],
+        withdraw: &[RtcNlri],
+    ) -> Queued {
+        let mut s = self.lock();
+        if s.closed {
+            return Queued::Closed;
+        }
+        let q = if s.delta.is_some() {
+            Queued::Coalesced
+        } else {
+            Queued::New
+        };
+        let d = s.delta.get_or_insert_with(|| Delta {
+            ctx,
+            announce: BTreeSet::new(),
+            withdraw: BTreeSet::new(),
+        });
+        for n in announce {
+            d.withdraw.remove(n);
+            d.announce.insert(*n);
+        }
+        for n in withdraw {
+            d.announce.remove(n);
+            d.withdraw.insert(*n);
+        }
+        drop(s);
+        if q == Queued::New {
+            self.wake.notify_one();
+        }
+        q
+    }
+
     fn note(&self, q: Queued) {
         match q {
             Queued::New => self.wake.notify_one(),
@@ -301,7 +364,7 @@ impl Outbox {
     }
 
     /// The next job in priority order: session messages, the initial
-    /// advertisement, ROUTE-REFRESH, re-advertisement.
+    /// advertisement, ROUTE-REFRESH, re-advertisement, Adj-RIB-Out changes.
     pub(crate) fn next_job(&self) -> Option<Job> {
         let mut s = self.lock();
         if let Some(b) = s.control.pop_front() {
@@ -313,7 +376,10 @@ impl Outbox {
         if let Some(acks) = s.route_refresh.take() {
             return Some(Job::RouteRefresh(acks));
         }
-        s.export.take().map(|(p, acks)| Job::Export(p, acks))
+        if let Some((p, acks)) = s.export.take() {
+            return Some(Job::Export(p, acks));
+        }
+        s.delta.take().map(Job::Delta)
     }
 
     /// Wakes when a slot was filled or a stop requested (a wake-up given
@@ -331,6 +397,7 @@ impl Outbox {
             acks.extend(a);
         }
         s.initial = None;
+        s.delta = None;
         s.control.clear();
         drop(s);
         for a in acks {
@@ -432,6 +499,26 @@ mod tests {
         assert!(matches!(o.next_job(), Some(Job::Initial(_))));
         assert!(matches!(o.next_job(), Some(Job::RouteRefresh(_))));
         assert!(matches!(o.next_job(), Some(Job::Export(..))));
+        assert!(o.next_job().is_none());
+    }
+
+    #[test]
+    fn deltas_merge_and_come_after_a_waiting_export() {
+        let o = Outbox::new(Arc::default());
+        let a = RtcNlri::new(65000, 0x0002_fde8_0000_0001, 96).unwrap();
+        let b = RtcNlri::new(65000, 0x0002_fde8_0000_0002, 96).unwrap();
+        let ctx = plan().ctx;
+        assert_eq!(o.delta(ctx, &[a, b], &[]), Queued::New);
+        assert_eq!(o.delta(ctx, &[], &[b]), Queued::Coalesced);
+        o.export(plan(), None);
+        assert!(matches!(o.next_job(), Some(Job::Export(..))));
+        let Some(Job::Delta(d)) = o.next_job() else {
+            panic!("delta expected")
+        };
+        assert_eq!(d.announce.iter().copied().collect::<Vec<_>>(), vec![a]);
+        assert_eq!(d.withdraw.iter().copied().collect::<Vec<_>>(), vec![b]);
+        // One MP_UNREACH UPDATE, then one MP_REACH UPDATE.
+        assert_eq!(Job::Delta(d).build().unwrap().frames.len(), 2);
         assert!(o.next_job().is_none());
     }
 

@@ -13,7 +13,7 @@ use yang5::context::Context;
 use yang5::data::{Data, DataImplicitFlags, DataNodeRef, DataTree};
 
 use super::error::{DatastoreError, ErrorTag};
-use crate::bgp::{BgpConfig, GroupConfig, PeerConfig, RouteTarget};
+use crate::bgp::{BgpConfig, DEFAULT_MAX_PREFIXES, GroupConfig, PeerConfig, RouteTarget};
 
 /// The speaker's global settings (`/bgp/global`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +232,7 @@ impl BgpIntent {
                         remote_as: p.remote_as,
                         peer_group: p.group.clone(),
                         description: None,
-                        shutdown: false,
+                        shutdown: p.shutdown,
                         passive: p.passive,
                         remote_port: p.port,
                         local_address: p.local_address,
@@ -243,7 +243,8 @@ impl BgpIntent {
                         rtc: p.vpn_target.then_some(RtcFamily {
                             enabled: true,
                             advertise_default_rt: p.advertise_default_rt,
-                            max_prefixes: None,
+                            max_prefixes: (p.max_prefixes != DEFAULT_MAX_PREFIXES)
+                                .then_some(p.max_prefixes),
                         }),
                     },
                 )
@@ -256,9 +257,10 @@ impl BgpIntent {
         })
     }
 
-    /// The engine's start-up configuration. What `BgpConfig` cannot carry
-    /// yet is listed by [`Self::engine_unsupported`]; neighbors that are
-    /// `shutdown` are left out (no session may be attempted with them).
+    /// The engine's configuration (at start-up, or for
+    /// `BgpHandle::reconfigure`). What `BgpConfig` cannot carry yet is
+    /// listed by [`Self::engine_unsupported`]; a neighbor that is
+    /// `shutdown` is carried as such (configured, no session attempted).
     pub fn to_bgp_config(&self) -> BgpConfig {
         let g = &self.global;
         let mut cfg = BgpConfig::new(g.local_as, g.router_id);
@@ -274,7 +276,6 @@ impl BgpIntent {
         cfg.peers = self
             .neighbors
             .values()
-            .filter(|n| !n.shutdown)
             .map(|n| {
                 let mut p = PeerConfig::new(n.address, n.remote_as);
                 p.port = n.remote_port;
@@ -285,6 +286,10 @@ impl BgpIntent {
                 p.enhanced_route_refresh = n.enhanced_route_refresh;
                 p.local_address = n.local_address;
                 p.advertise_default_rt = n.rtc.is_some_and(|f| f.advertise_default_rt);
+                if let Some(m) = n.rtc.and_then(|f| f.max_prefixes) {
+                    p.max_prefixes = m;
+                }
+                p.shutdown = n.shutdown;
                 p
             })
             .collect();
@@ -292,7 +297,7 @@ impl BgpIntent {
     }
 
     /// Settings of this configuration that [`BgpConfig`] cannot carry
-    /// (per-neighbor timers, max-prefixes), as data paths; the engine
+    /// (per-neighbor timers), as data paths; the engine
     /// learns them when it takes its configuration from the datastore.
     pub fn engine_unsupported(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -303,11 +308,6 @@ impl BgpIntent {
             }
             if n.connect_retry.is_some() {
                 out.push(format!("{base}/timers/connect-retry"));
-            }
-            if n.rtc.is_some_and(|f| f.max_prefixes.is_some()) {
-                out.push(format!(
-                    "{base}/afi-safis/afi-safi[name='rtc']/prefix-limit/max-prefixes"
-                ));
             }
         }
         out

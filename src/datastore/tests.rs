@@ -762,6 +762,7 @@ fn toml_config() -> BgpConfig {
     q.local_address = Some(ip("::1"));
     let mut r = PeerConfig::new(ip("10.0.0.9"), 65002);
     r.advertise_default_rt = true;
+    r.max_prefixes = 500;
     c.peers = vec![p, q, r];
     c.validate().unwrap();
     c
@@ -831,11 +832,10 @@ fn shut_down_and_per_peer_settings_going_to_the_engine_config() {
     .unwrap();
     let i = intent(&d, Datastore::Running);
     let c = i.to_bgp_config();
-    assert_eq!(
-        c.peers.len(),
-        1,
-        "a shut-down peer is not given to the engine"
-    );
+    // A shut-down peer stays configured in the engine, shut down.
+    let shut: Vec<_> = c.peers.iter().map(|p| (p.address, p.shutdown)).collect();
+    assert_eq!(shut, vec![(ip("10.0.0.1"), false), (ip("10.0.0.2"), true)]);
+    c.validate().unwrap();
     assert_eq!(
         i.engine_unsupported(),
         vec!["/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']/timers/hold-time"]

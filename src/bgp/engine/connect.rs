@@ -45,11 +45,17 @@ pub(super) async fn accept_loop(
     }
 }
 
-/// RFC 4486 §4: Cease, "Connection Rejected" to an unconfigured neighbour.
-async fn reject(mut stream: TcpStream, from: SocketAddr) {
+/// RFC 4486 §4: Cease, "Connection Rejected" (5) to an unconfigured
+/// neighbour, "Administrative Shutdown" (2) to one that is shut down.
+async fn reject(mut stream: TcpStream, from: SocketAddr, subcode: u8) {
     use tokio::io::AsyncWriteExt;
-    warn!(%from, reason = "not a configured peer", "BGP connection rejected");
-    if let Ok(b) = codec::encode_notification(&Notify::new(code::CEASE, 5)) {
+    let reason = if subcode == 2 {
+        "peer is administratively shut down"
+    } else {
+        "not a configured peer"
+    };
+    warn!(%from, reason, "BGP connection rejected");
+    if let Ok(b) = codec::encode_notification(&Notify::new(code::CEASE, subcode)) {
         let _ = timeout(Duration::from_secs(1), stream.write_all(&b)).await;
     }
     let _ = stream.shutdown().await;
@@ -103,10 +109,11 @@ impl Engine {
             // the deadline so the loop does not wake for it again; the
             // connection's end schedules the next attempt.
             p.next_connect = None;
-            if p.cfg.passive || p.connecting || !p.conns.is_empty() {
+            if p.cfg.passive || p.cfg.shutdown || p.connecting || !p.conns.is_empty() {
                 continue;
             }
             p.connecting = true;
+            let key = p.key;
             let addr = SocketAddr::new(p.cfg.address, p.cfg.port);
             let local = p.cfg.local_address;
             let limit = self.connect_retry.max(Duration::from_secs(1));
@@ -116,18 +123,22 @@ impl Engine {
                 let r = connect(addr, local, limit).await;
                 let _ = tx
                     .send(match r {
-                        Ok(stream) => Internal::Connected { peer: idx, stream },
-                        Err(error) => Internal::ConnectFailed { peer: idx, error },
+                        Ok(stream) => Internal::Connected { peer: key, stream },
+                        Err(error) => Internal::ConnectFailed { peer: key, error },
                     })
                     .await;
             });
         }
     }
 
+    pub(super) fn peer_by_key(&self, key: super::PeerKey) -> Option<usize> {
+        self.peers.iter().position(|p| p.key == key)
+    }
+
     pub(super) fn schedule_reconnect(&mut self, idx: usize) {
         let base = self.connect_retry;
         let p = &mut self.peers[idx];
-        if p.cfg.passive || !p.conns.is_empty() || p.connecting {
+        if p.cfg.passive || p.cfg.shutdown || !p.conns.is_empty() || p.connecting {
             return;
         }
         let delay = fsm::connect_backoff(base, p.failures);
@@ -172,33 +183,44 @@ impl Engine {
                 // IPv4-mapped IPv6 addresses.
                 let ip = canonical_ip(from.ip());
                 match self.peers.iter().position(|p| p.addr() == ip) {
+                    Some(idx) if self.peers[idx].cfg.shutdown => {
+                        tokio::spawn(reject(stream, from, 2));
+                    }
                     Some(idx) => {
                         info!(peer = %ip, "BGP connection accepted");
                         self.spawn_session(idx, stream, false);
                     }
                     None => {
-                        tokio::spawn(reject(stream, from));
+                        tokio::spawn(reject(stream, from, 5));
                     }
                 }
             }
             Internal::Connected { peer, stream } => {
-                self.peers[peer].connecting = false;
-                if self.peers[peer].est.is_some() {
+                // A peer removed or reset since the attempt started: the
+                // connection was made with settings no longer configured.
+                let Some(idx) = self.peer_by_key(peer) else {
+                    return;
+                };
+                self.peers[idx].connecting = false;
+                if self.peers[idx].est.is_some() {
                     // RFC 4271 §6.8: an Established session wins over a new connection.
                     drop(stream);
                     return;
                 }
-                self.spawn_session(peer, stream, true);
+                self.spawn_session(idx, stream, true);
             }
             Internal::ConnectFailed { peer, error } => {
-                self.peers[peer].connecting = false;
-                debug!(peer = %self.peers[peer].addr(), %error, "BGP connect failed");
-                self.schedule_reconnect(peer);
+                let Some(idx) = self.peer_by_key(peer) else {
+                    return;
+                };
+                self.peers[idx].connecting = false;
+                debug!(peer = %self.peers[idx].addr(), %error, "BGP connect failed");
+                self.schedule_reconnect(idx);
             }
             Internal::RefreshFinished { records } => {
-                for (idx, rec) in records {
-                    if let Some(p) = self.peers.get_mut(idx) {
-                        p.last_soft_reset = Some(rec);
+                for (key, rec) in records {
+                    if let Some(idx) = self.peer_by_key(key) {
+                        self.peers[idx].last_soft_reset = Some(rec);
                     }
                 }
             }
@@ -219,7 +241,7 @@ impl Engine {
         let rival = p
             .conns
             .iter_mut()
-            .find(|c| c.id != conn && c.state >= SessionState::OpenConfirm);
+            .find(|c| c.id != conn && !c.stopping && c.state >= SessionState::OpenConfirm);
         let Some(rival) = rival else {
             return true;
         };

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout_at};
 use tracing::{info, warn};
 
-use super::{Engine, Internal, Peer};
+use super::{Engine, Internal, Peer, PeerKey};
 use crate::bgp::outbox::{Outbox, Queued};
 use crate::bgp::{
     Direction, PeerSelector, RefreshError, RefreshOutcome, SkipReason, SoftResetRecord,
@@ -108,7 +108,7 @@ impl Engine {
             }
         };
         let mut outcome = RefreshOutcome::default();
-        let mut pending: Vec<(usize, Written)> = Vec::new();
+        let mut pending: Vec<(PeerKey, IpAddr, Written)> = Vec::new();
         for idx in selected {
             let addr = self.peers[idx].addr();
             if let Some((reason, err)) = self.skip_reason(idx, direction) {
@@ -130,14 +130,12 @@ impl Engine {
             let (tx, rx) = oneshot::channel();
             let queued = hand_over(&c.outbox, direction, est.plan.clone(), tx);
             info!(peer = %addr, direction = direction.as_str(), coalesced = queued == Queued::Coalesced, "soft reset started");
-            pending.push((idx, rx));
+            pending.push((p.key, addr, rx));
         }
-        let addrs: Vec<IpAddr> = self.peers.iter().map(Peer::addr).collect();
         // The actor does not wait: a helper task collects the socket-write
         // acknowledgements and answers the caller.
         tokio::spawn(collect(
             pending,
-            addrs,
             strict,
             direction,
             deadline,
@@ -166,8 +164,7 @@ fn hand_over(
 /// answers the caller; the per-peer records go back to the engine.
 #[allow(clippy::too_many_arguments)]
 async fn collect(
-    pending: Vec<(usize, Written)>,
-    addrs: Vec<IpAddr>,
+    pending: Vec<(PeerKey, IpAddr, Written)>,
     strict: bool,
     direction: Direction,
     deadline: Instant,
@@ -177,8 +174,7 @@ async fn collect(
 ) {
     let mut records = Vec::new();
     let mut failure = None;
-    for (idx, rx) in pending {
-        let addr = addrs[idx];
+    for (key, addr, rx) in pending {
         let result = match timeout_at(deadline, rx).await {
             Ok(Ok(Ok(()))) => {
                 outcome.refreshed.push(addr);
@@ -200,7 +196,7 @@ async fn collect(
             }
         };
         records.push((
-            idx,
+            key,
             SoftResetRecord {
                 time: SystemTime::now(),
                 direction,
