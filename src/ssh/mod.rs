@@ -134,6 +134,7 @@ impl SshServer {
                 authenticated: None,
                 channels: HashMap::new(),
                 inputs: HashMap::new(),
+                gated: false,
             };
             let config = self.config.clone();
             let shutdown = shutdown.clone();
@@ -181,6 +182,8 @@ struct ConnectionHandler {
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// Unprocessed input of each NETCONF session on this connection.
     inputs: HashMap<ChannelId, Arc<InputGauge>>,
+    /// Whether the window is currently shrunk (for the log).
+    gated: bool,
 }
 
 impl ConnectionHandler {
@@ -205,11 +208,15 @@ impl Handler for ConnectionHandler {
     /// data restores the full window.
     fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
         // The target is per connection in russh: gate on any of its sessions.
-        if self.inputs.values().any(|g| g.over_cap()) {
-            GATED_WINDOW
-        } else {
-            WINDOW
+        let gate = self.inputs.values().any(|g| g.over_cap());
+        if gate != self.gated {
+            self.gated = gate;
+            debug!(
+                gated = gate,
+                "input backlog crossed its cap; channel window adjusted"
+            );
         }
+        if gate { GATED_WINDOW } else { WINDOW }
     }
 
     async fn channel_close(
