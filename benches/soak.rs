@@ -33,6 +33,11 @@ use gobgp::{GoBgp, Neighbor};
 use ncagent::bgp::codec;
 use support::*;
 
+const SEQUENTIAL: usize = 10;
+const SEQUENTIAL_RPCS: usize = 5_000;
+const ROUNDS: usize = 4;
+const ROUND_SESSIONS: usize = 50;
+const ROUND_RPCS: usize = 1_000;
 const PIPELINED: usize = 100_000;
 const PIPELINE_TIME: Duration = Duration::from_secs(300);
 const SESSIONS: usize = 200;
@@ -328,6 +333,53 @@ fn main() {
     );
     drop(c);
 
+    // 0. The memory pattern of issue #8: sequential sessions of 5,000
+    //    pipelined get-config, then rounds of 50 parallel sessions x 1,000;
+    //    RSS after each.
+    let mut seq_rss = Vec::new();
+    for i in 0..SEQUENTIAL {
+        let mut c = connect(addr, &key, i % 2 == 1);
+        let (answered, _) = pipelined(
+            &mut c,
+            SEQUENTIAL_RPCS,
+            |_| GET_CONFIG.to_owned(),
+            PIPELINE_TIME,
+        );
+        lost += SEQUENTIAL_RPCS - answered;
+        drop(c);
+        std::thread::sleep(Duration::from_millis(300));
+        seq_rss.push(mb(pid));
+    }
+    println!(
+        "RSS after each of {SEQUENTIAL} sequential sessions x {SEQUENTIAL_RPCS} pipelined (MB): {seq_rss:.1?}"
+    );
+    let mut round_rss = Vec::new();
+    for _ in 0..ROUNDS {
+        let clients: Vec<Client> = (0..ROUND_SESSIONS)
+            .map(|i| connect(addr, &key, i % 2 == 0))
+            .collect();
+        let threads: Vec<_> = clients
+            .into_iter()
+            .map(|mut c| {
+                std::thread::spawn(move || {
+                    pipelined(&mut c, ROUND_RPCS, |_| GET_CONFIG.to_owned(), PIPELINE_TIME).0
+                })
+            })
+            .collect();
+        for th in threads {
+            lost += ROUND_RPCS - th.join().unwrap_or(0);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        round_rss.push((monitor.take_peak(pid), mb(pid)));
+    }
+    println!(
+        "{ROUNDS} rounds of {ROUND_SESSIONS} parallel sessions x {ROUND_RPCS} pipelined, (peak, after) RSS per round (MB): {round_rss:.1?}"
+    );
+    if std::env::var("SOAK_MEMORY_ONLY").is_ok() {
+        println!("lost {lost}; RSS idle {rss_idle:.1} MB, warm {rss_warm:.1} MB");
+        return;
+    }
+
     // 1. 100,000 pipelined on one session, both framings.
     let mut pipeline_rows = Vec::new();
     for chunked in [false, true] {
@@ -490,6 +542,22 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| replies lost | {lost} |");
+    println!(
+        "| RSS after each of {SEQUENTIAL} sequential sessions x {SEQUENTIAL_RPCS} pipelined | {} MB |",
+        seq_rss
+            .iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "| {ROUNDS} rounds of {ROUND_SESSIONS} sessions x {ROUND_RPCS} pipelined: peak / after per round | {} MB |",
+        round_rss
+            .iter()
+            .map(|(p, a)| format!("{p:.1} / {a:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for (framing, answered, secs, peak) in &pipeline_rows {
         println!(
             "| {PIPELINED} pipelined get-config, one session, {framing} | {answered} answered in {secs:.1} s ({:.0}/s), peak RSS {peak:.1} MB |",
