@@ -115,8 +115,8 @@ impl Default for Limits {
             auth_lockout_secs: 30,
             rpc_timeout_secs: 30,
             login_grace_secs: 20,
-            max_unauthenticated_per_source: 16,
-            max_startups: "32:30:128".into(),
+            max_unauthenticated_per_source: 32,
+            max_startups: "64:30:256".into(),
             max_input_backlog: crate::netconf::state::DEFAULT_INPUT_BACKLOG,
             max_reply_queue: crate::netconf::state::DEFAULT_REPLY_QUEUE,
             write_stall_secs: crate::netconf::state::DEFAULT_WRITE_STALL.as_secs(),
@@ -146,7 +146,7 @@ impl Limits {
         let num = |t: &str| {
             t.trim()
                 .parse::<usize>()
-                .map_err(|_| bad("expected \"start:rate:full\" or a number, e.g. \"32:30:128\""))
+                .map_err(|_| bad("expected \"start:rate:full\" or a number, e.g. \"64:30:256\""))
         };
         let (start, rate, full) = match nums.as_slice() {
             [n] => {
@@ -156,7 +156,7 @@ impl Limits {
             [a, b, c] => (num(a)?, num(b)?, num(c)?),
             _ => {
                 return Err(bad(
-                    "expected \"start:rate:full\" or a number, e.g. \"32:30:128\"",
+                    "expected \"start:rate:full\" or a number, e.g. \"64:30:256\"",
                 ));
             }
         };
