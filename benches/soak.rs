@@ -42,7 +42,7 @@ const PIPELINED: usize = 100_000;
 const PIPELINE_TIME: Duration = Duration::from_secs(300);
 const SESSIONS: usize = 200;
 const SESSION_RPCS: usize = 1_000;
-const SESSIONS_TIME: Duration = Duration::from_secs(600);
+const SESSIONS_TIME: Duration = Duration::from_secs(300);
 const FLOOD: usize = 1_000;
 const FLOOD_ATTEMPTS: usize = 20_000;
 const FLOOD_TIME: Duration = Duration::from_secs(60);
@@ -261,7 +261,7 @@ fn agent_config(dir: &Path, gobgp: &[GoBgp], stall_port: u16) -> String {
         .collect();
     let mut extra = format!(
         "[limits]\nmax_sessions = {}\nrpc_timeout_secs = 5\n\n[bgp]\nlocal_as = 65000\n\
-         router_id = \"10.255.0.1\"\nhold_time = {STALL_HOLD}\nrefresh_timeout = 2\nroute_targets = [{}]\n",
+         router_id = \"10.255.0.1\"\nhold_time = 30\nrefresh_timeout = 2\nroute_targets = [{}]\n",
         SESSIONS + 56,
         rts.join(", ")
     );

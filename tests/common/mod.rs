@@ -299,6 +299,7 @@ impl Client {
         let mut ends: std::collections::VecDeque<(usize, usize)> = Default::default();
         let (mut sent, mut got) = (0, 0);
         let mut chunk = vec![0u8; 65536];
+        let mut idle = 0u32;
         self.session.set_blocking(false);
         let result = loop {
             if got >= n {
@@ -365,8 +366,13 @@ impl Client {
             if let Some(e) = failed {
                 break Err((got, e));
             }
-            if !progress {
-                std::thread::sleep(Duration::from_micros(200));
+            // Back off while nothing moves (up to 6.4 ms), so that many
+            // pipelining clients do not starve the server of CPU.
+            if progress {
+                idle = 0;
+            } else {
+                std::thread::sleep(Duration::from_micros(100 << idle));
+                idle = (idle + 1).min(6);
             }
         };
         self.session.set_blocking(true);
