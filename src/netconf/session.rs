@@ -163,8 +163,29 @@ where
         state.limits.framing.max_message,
         in_tx,
     );
-    let processor = process_messages(state, guard, user, &input, in_rx, out_tx, &reply_room);
-    let writer = write_replies(wr, encoder, out_rx, state.flow.write_stall, &guard.kill);
+    // Stops the processor and writer: kill-session, shutdown, or the
+    // transport telling us the client is gone (RFC 4254 §5.3: nothing can
+    // be sent on a closed channel, so pending requests are not run).
+    let stop = CancellationToken::new();
+    let watch = async {
+        tokio::select! {
+            _ = guard.kill.cancelled() => {}
+            _ = guard.transport_closed.cancelled() => {}
+        }
+        stop.cancel();
+        std::future::pending::<()>().await
+    };
+    let processor = process_messages(
+        state,
+        guard,
+        user,
+        &input,
+        in_rx,
+        out_tx,
+        &reply_room,
+        &stop,
+    );
+    let writer = write_replies(wr, encoder, out_rx, state.flow.write_stall, &stop);
     // The reader ends by handing its last word (end of stream, error) to the
     // processor; it is then parked. It is polled until the writer is done,
     // so the stream keeps being drained while the last replies go out.
@@ -172,10 +193,11 @@ where
         reader.await;
         std::future::pending::<()>().await
     };
-    tokio::pin!(reader, processor, writer);
+    tokio::pin!(reader, processor, writer, watch);
     let mut reason = None;
     loop {
         tokio::select! {
+            _ = &mut watch => {}
             r = &mut processor, if reason.is_none() => reason = Some(r),
             w = &mut writer => {
                 return match (w, reason) {
@@ -183,8 +205,8 @@ where
                     // A stalled or broken writer is why the session ends.
                     (Err(w), _) => w,
                     (Ok(()), Some(r)) => r,
-                    // The writer stops early only when the session is killed.
-                    (Ok(()), None) => killed_or_shutdown(state),
+                    // The writer stops early only when the session is stopped.
+                    (Ok(()), None) => stopped(state, guard),
                 };
             }
             _ = &mut reader => {}
@@ -294,6 +316,7 @@ struct Outgoing {
 }
 
 /// Answers messages in order, one reply per `<rpc>` (RFC 6241 §4.1).
+#[allow(clippy::too_many_arguments)]
 async fn process_messages(
     state: &Arc<ServerState>,
     guard: &SessionGuard,
@@ -302,6 +325,7 @@ async fn process_messages(
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Outgoing>,
     room: &Arc<Semaphore>,
+    stop: &CancellationToken,
 ) -> EndReason {
     let ctx = RpcContext {
         session_id: guard.id,
@@ -313,7 +337,7 @@ async fn process_messages(
         let want =
             u32::try_from(reply.len().clamp(1, state.flow.reply_queue.max(1))).unwrap_or(u32::MAX);
         let permit = tokio::select! {
-            _ = guard.kill.cancelled() => return false,
+            _ = stop.cancelled() => return false,
             p = room.clone().acquire_many_owned(want) => match p {
                 Ok(p) => p,
                 Err(_) => return false,
@@ -333,7 +357,7 @@ async fn process_messages(
             }
         };
         let msg = tokio::select! {
-            _ = guard.kill.cancelled() => return killed_or_shutdown(state),
+            _ = stop.cancelled() => return stopped(state, guard),
             m = next => m,
         };
         let (bytes, cost) = match msg {
@@ -365,15 +389,15 @@ async fn process_messages(
         };
         let (reply, end) = tokio::select! {
             // kill-session stops operations in progress (RFC 6241 §7.9).
-            _ = guard.kill.cancelled() => return killed_or_shutdown(state),
+            _ = stop.cancelled() => return stopped(state, guard),
             r = handle_message(state, guard, &ctx, &bytes) => r,
         };
         drop(bytes);
         let queued = queue(reply).await;
         input.answered(cost);
         if !queued {
-            return if guard.kill.is_cancelled() {
-                killed_or_shutdown(state)
+            return if stop.is_cancelled() {
+                stopped(state, guard)
             } else {
                 EndReason::Io("writer gone".into())
             };
@@ -471,6 +495,16 @@ where
                 Some(Ok(())) => {}
             }
         }
+    }
+}
+
+/// Why the session was stopped from outside: killed, shut down, or its
+/// client gone.
+fn stopped(state: &ServerState, guard: &SessionGuard) -> EndReason {
+    if guard.kill.is_cancelled() {
+        killed_or_shutdown(state)
+    } else {
+        EndReason::ClientClosed
     }
 }
 

@@ -218,6 +218,10 @@ pub struct SessionGuard {
     pub counters: Arc<SessionCounters>,
     /// The session's unprocessed input, for the transport's flow control.
     pub input: Arc<InputGauge>,
+    /// Cancelled by the transport when the client is gone (SSH channel
+    /// closed, connection lost): the session stops without running what is
+    /// still queued.
+    pub transport_closed: CancellationToken,
 }
 
 impl Drop for SessionGuard {
@@ -300,6 +304,7 @@ impl ServerState {
             kill,
             counters,
             input: Arc::new(InputGauge::new(self.flow.input_backlog)),
+            transport_closed: CancellationToken::new(),
         })
     }
 

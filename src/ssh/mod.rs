@@ -180,10 +180,21 @@ struct ConnectionHandler {
     startup: Startup,
     authenticated: Option<tokio::sync::OwnedSemaphorePermit>,
     channels: HashMap<ChannelId, Channel<Msg>>,
-    /// Unprocessed input of each NETCONF session on this connection.
-    inputs: HashMap<ChannelId, Arc<InputGauge>>,
+    /// Unprocessed input of each NETCONF session on this connection, and
+    /// the token that tells the session its channel is gone.
+    inputs: HashMap<ChannelId, (Arc<InputGauge>, CancellationToken)>,
     /// Whether the window is currently shrunk (for the log).
     gated: bool,
+}
+
+impl Drop for ConnectionHandler {
+    /// The connection is gone (russh drops its handler when its loop ends):
+    /// every session on it stops.
+    fn drop(&mut self) {
+        for (_, closed) in self.inputs.values() {
+            closed.cancel();
+        }
+    }
 }
 
 impl ConnectionHandler {
@@ -208,7 +219,7 @@ impl Handler for ConnectionHandler {
     /// data restores the full window.
     fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
         // The target is per connection in russh: gate on any of its sessions.
-        let gate = self.inputs.values().any(|g| g.over_cap());
+        let gate = self.inputs.values().any(|(g, _)| g.over_cap());
         if gate != self.gated {
             self.gated = gate;
             debug!(
@@ -224,7 +235,11 @@ impl Handler for ConnectionHandler {
         channel: ChannelId,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.inputs.remove(&channel);
+        // RFC 4254 §5.3: nothing more can be sent on a closed channel, so
+        // the session stops instead of answering what it still holds.
+        if let Some((_, closed)) = self.inputs.remove(&channel) {
+            closed.cancel();
+        }
         self.channels.remove(&channel);
         Ok(())
     }
@@ -324,7 +339,10 @@ impl Handler for ConnectionHandler {
         // The channel is always read (russh's loop must never wait on us);
         // input is bounded by the window instead.
         guard.input.bounded_by_transport(WINDOW_SLACK);
-        self.inputs.insert(channel, guard.input.clone());
+        self.inputs.insert(
+            channel,
+            (guard.input.clone(), guard.transport_closed.clone()),
+        );
         info!(session_id = guard.id, user = %user.name, peer = %self.peer, "netconf session started");
         let state = self.netconf.clone();
         let handle = session.handle();
