@@ -179,23 +179,27 @@ fn pipelined(
     (answered, errors.load(Ordering::Relaxed))
 }
 
+/// One RPC in ten is a refresh (import, towards the GoBGP group); the
+/// others alternate `get-config` and a `get` of the BGP state.
 fn mixed_body(i: usize) -> String {
-    match i % 3 {
-        0 => GET_CONFIG.to_owned(),
-        1 => format!(
-            "<get><filter type=\"subtree\"><bgp-vpn-target-state xmlns=\"{NS}\"/></filter></get>"
-        ),
-        _ => format!(
+    match i % 10 {
+        9 => format!(
             "<refresh-bgp-vpn-target xmlns=\"{NS}\"><group>gobgp</group><direction>import</direction></refresh-bgp-vpn-target>"
+        ),
+        j if j % 2 == 0 => GET_CONFIG.to_owned(),
+        _ => format!(
+            "<get><filter type=\"subtree\"><bgp-vpn-target-state xmlns=\"{NS}\"/></filter></get>"
         ),
     }
 }
 
-/// A BGP peer that completes OPEN/KEEPALIVE with a short hold time, then
-/// never reads or writes again. Reports when the agent closed it.
+/// A BGP peer with a short hold time that behaves (reads, sends KEEPALIVEs)
+/// until `stall` is set, then never reads or writes again. Returns how long
+/// after the stall the agent closed the connection.
 fn stalling_peer(
     listener: TcpListener,
     up: std::sync::mpsc::Sender<()>,
+    stall: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
 ) -> Option<Duration> {
     let (mut s, _) = listener.accept().ok()?;
@@ -210,15 +214,20 @@ fn stalling_peer(
     .ok()?;
     s.write_all(&open).ok()?;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let (mut got_open, mut got_keepalive) = (false, false);
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    while !(got_open && got_keepalive) {
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
+    let mut chunk = vec![0u8; 65536];
+    let (mut got_open, mut got_keepalive, mut told) = (false, false, false);
+    s.set_read_timeout(Some(Duration::from_millis(300))).ok()?;
+    let started = Instant::now();
+    let mut last_keepalive = Instant::now();
+    while !stall.load(Ordering::Relaxed) {
+        if started.elapsed() > Duration::from_secs(1800) {
             return None;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        match s.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
         while let Ok(Some(len)) = codec::frame_length(&buf) {
             if buf.len() < len {
                 break;
@@ -233,10 +242,17 @@ fn stalling_peer(
             }
             buf.drain(..len);
         }
+        if got_open && got_keepalive && !told {
+            told = true;
+            let _ = up.send(());
+        }
+        if last_keepalive.elapsed() >= Duration::from_secs(1) {
+            s.write_all(&codec::encode_keepalive()).ok()?;
+            last_keepalive = Instant::now();
+        }
     }
     let stopped = Instant::now();
-    let _ = up.send(());
-    // Never read again while the exports run (bounded by the driver).
+    // Never read or write again while the exports run (bounded by the driver).
     while !done.load(Ordering::Relaxed) && stopped.elapsed() < STALL_TIME + Duration::from_secs(30)
     {
         std::thread::sleep(Duration::from_millis(100));
@@ -308,8 +324,9 @@ fn main() {
     let stall_port = stall_listener.local_addr().unwrap().port();
     let (up_tx, up_rx) = std::sync::mpsc::channel();
     let stall_done = Arc::new(AtomicBool::new(false));
-    let done = stall_done.clone();
-    let stall = std::thread::spawn(move || stalling_peer(stall_listener, up_tx, done));
+    let stall_now = Arc::new(AtomicBool::new(false));
+    let (done, now) = (stall_done.clone(), stall_now.clone());
+    let stall = std::thread::spawn(move || stalling_peer(stall_listener, up_tx, now, done));
 
     let agent = AgentProcess::start(dir.path(), &agent_config(dir.path(), &gobgp, stall_port));
     let (addr, pid) = (agent.addr, agent.pid());
@@ -482,6 +499,8 @@ fn main() {
     // 4. A BGP peer that stops reading while exports towards it are requested.
     let stall_up = up_rx.recv_timeout(Duration::from_secs(30)).is_ok();
     let mut c = connect(addr, &key, true);
+    let stall_up = stall_up && established(&mut c, &STALL_PEER.to_string());
+    stall_now.store(true, Ordering::Relaxed);
     let export = format!(
         "<refresh-bgp-vpn-target xmlns=\"{NS}\"><ipv4-address>{STALL_PEER}</ipv4-address><direction>export</direction></refresh-bgp-vpn-target>"
     );
@@ -502,7 +521,7 @@ fn main() {
             if down_at.is_none() && !established(&mut c, &STALL_PEER.to_string()) {
                 down_at = Some(t.elapsed());
             }
-            if c.rpc(&mixed_body(2)).contains("<ok/>") {
+            if c.rpc(&mixed_body(9)).contains("<ok/>") {
                 gobgp_refresh_ok += 1;
             }
         }
