@@ -180,7 +180,8 @@ fn pipelined(
 }
 
 /// One RPC in ten is a refresh (import, towards the GoBGP group); the
-/// others alternate `get-config` and a `get` of the BGP state.
+/// others alternate `get-config` and a `get` of one peer's session state
+/// (the whole BGP state lists every route target of every peer: ~MBs).
 fn mixed_body(i: usize) -> String {
     match i % 10 {
         9 => format!(
@@ -188,7 +189,8 @@ fn mixed_body(i: usize) -> String {
         ),
         j if j % 2 == 0 => GET_CONFIG.to_owned(),
         _ => format!(
-            "<get><filter type=\"subtree\"><bgp-vpn-target-state xmlns=\"{NS}\"/></filter></get>"
+            "<get><filter type=\"subtree\"><bgp-vpn-target-state xmlns=\"{NS}\"><peer><address>{}</address><session-state/></peer></bgp-vpn-target-state></filter></get>",
+            GOBGP_HOSTS[0]
         ),
     }
 }
