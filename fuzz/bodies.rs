@@ -84,3 +84,70 @@ pub fn schema(data: &[u8]) {
     });
     let _ = s.validate_rpc(data);
 }
+
+/// Round-trip oracle for the framing codecs (RFC 6242 §4.2, §4.3): messages
+/// encoded, then decoded from reads split anywhere, come back unchanged.
+/// Input: a selector byte (framing in bit 0, chunk size limit 1..=127 in the
+/// rest), a read-size byte, then messages separated by 0xff. Messages that a
+/// framing cannot carry are left out: under end-of-message framing one
+/// containing `]]>]]>` or ending in `]]>` (its end would read as the
+/// delimiter), under chunked framing an empty one (1*chunk).
+pub fn framing_roundtrip(data: &[u8]) {
+    use tokio_util::codec::Encoder;
+    let [sel, step, payload @ ..] = data else {
+        return;
+    };
+    let chunked = sel & 1 == 1;
+    let max_chunk = usize::from(sel >> 1).max(1);
+    let limits = FramingLimits {
+        max_message: 1 << 16,
+        max_chunk,
+    };
+    let framing = if chunked {
+        Framing::Chunked
+    } else {
+        Framing::EndOfMessage
+    };
+    let messages: Vec<&[u8]> = payload
+        .split(|b| *b == 0xff)
+        .filter(|m| {
+            if chunked {
+                !m.is_empty()
+            } else {
+                !m.windows(6).any(|w| w == b"]]>]]>") && !m.ends_with(b"]]>")
+            }
+        })
+        .take(64)
+        .collect();
+    let mut encoder = NetconfCodec::new(limits);
+    encoder.set_framing(framing);
+    let mut wire = BytesMut::new();
+    for m in &messages {
+        encoder.encode(*m, &mut wire).unwrap();
+    }
+    let mut decoder = NetconfCodec::new(limits);
+    decoder.set_framing(framing);
+    let mut buf = BytesMut::new();
+    let mut got: Vec<Bytes> = Vec::new();
+    let mut pos = 0;
+    let mut i = 0;
+    let modulus = usize::from(*step) + 1;
+    while pos < wire.len() {
+        // Read sizes 1..=step+1, taken from the input: boundaries anywhere.
+        let n = payload
+            .get(i % payload.len().max(1))
+            .map_or(1, |b| usize::from(*b) % modulus + 1);
+        i += 1;
+        let end = (pos + n).min(wire.len());
+        buf.extend_from_slice(&wire[pos..end]);
+        pos = end;
+        while let Some(m) = decoder.decode(&mut buf).unwrap() {
+            got.push(m);
+        }
+    }
+    assert!(decoder.decode_eof(&mut buf).unwrap().is_none());
+    assert_eq!(got.len(), messages.len());
+    for (g, m) in got.iter().zip(&messages) {
+        assert_eq!(&g[..], *m);
+    }
+}

@@ -15,10 +15,11 @@ use crate::bgp::{BgpError, BgpHandle, Engine};
 use crate::config::{Config, ConfigError, UserConfig};
 use crate::netconf::ServerState;
 use crate::netconf::framing::FramingLimits;
-use crate::netconf::state::SessionLimits;
+use crate::netconf::state::{FlowLimits, SessionLimits};
 use crate::northbound::{Agent, MissingHandler};
 use crate::schema::{DeviceProfile, Schema, SchemaError};
-use crate::ssh::{SshServer, authorized_key, load_or_create_host_key};
+use crate::ssh::admission::{AdmissionLimits, MaxStartups};
+use crate::ssh::{CONNECTION_HEADROOM, SshServer, authorized_key, load_or_create_host_key};
 
 /// Environment variable that sets the first admin's password when the
 /// configuration lists no users.
@@ -191,7 +192,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         hello_timeout: l.hello_timeout(),
         idle_timeout: l.idle_timeout(),
     };
-    let state = ServerState::new(app, limits, shutdown.clone());
+    let flow = FlowLimits {
+        input_backlog: l.max_input_backlog,
+        reply_queue: l.max_reply_queue,
+        write_stall: l.write_stall(),
+    };
+    let (start, rate, full) = l.parse_max_startups()?;
+    let admission = AdmissionLimits {
+        max_startups: MaxStartups { start, rate, full },
+        per_source: l.max_unauthenticated_per_source,
+        login_grace: l.login_grace(),
+        max_authenticated: l.max_sessions + CONNECTION_HEADROOM,
+    };
+    let state = ServerState::with_flow(app, limits, flow, shutdown.clone());
     let throttle = Arc::new(Throttle::new(
         l.max_auth_failures,
         Duration::from_secs(l.auth_lockout_secs),
@@ -206,7 +219,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.server.listen,
         source,
     })?;
-    let server = SshServer::new(host_key, users, throttle, state.clone());
+    let server = SshServer::new(host_key, users, throttle, state.clone(), admission);
     let token = shutdown.clone();
     let task = tokio::spawn(async move { server.serve(listener, token).await });
     info!(%local_addr, "NETCONF over SSH listening");

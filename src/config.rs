@@ -85,6 +85,22 @@ pub struct Limits {
     pub auth_lockout_secs: u64,
     /// Seconds an RPC may wait for the BGP engine before `operation-failed`.
     pub rpc_timeout_secs: u64,
+    /// Seconds from TCP accept to a successful login (sshd's LoginGraceTime).
+    pub login_grace_secs: u64,
+    /// Unauthenticated SSH connections at once from one source address.
+    pub max_unauthenticated_per_source: usize,
+    /// "start:rate:full" (sshd's MaxStartups): from `start` unauthenticated
+    /// connections a new one is refused with probability rate%, rising to
+    /// 100% at `full`. A single number N means "N:100:N".
+    pub max_startups: String,
+    /// Bytes a session may have read and not yet answered before it stops
+    /// taking input (the SSH window is shrunk).
+    pub max_input_backlog: usize,
+    /// Bytes of replies a session may queue for a client that reads slowly.
+    pub max_reply_queue: usize,
+    /// Seconds a reply may wait for the client to read before the session
+    /// is closed (0: never).
+    pub write_stall_secs: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +114,12 @@ impl Default for Limits {
             max_auth_failures: 5,
             auth_lockout_secs: 30,
             rpc_timeout_secs: 30,
+            login_grace_secs: 20,
+            max_unauthenticated_per_source: 32,
+            max_startups: "64:30:256".into(),
+            max_input_backlog: crate::netconf::state::DEFAULT_INPUT_BACKLOG,
+            max_reply_queue: crate::netconf::state::DEFAULT_REPLY_QUEUE,
+            write_stall_secs: crate::netconf::state::DEFAULT_WRITE_STALL.as_secs(),
         }
     }
 }
@@ -108,6 +130,46 @@ impl Limits {
     }
     pub fn idle_timeout(&self) -> Option<Duration> {
         (self.idle_timeout_secs > 0).then(|| Duration::from_secs(self.idle_timeout_secs))
+    }
+    pub fn login_grace(&self) -> Duration {
+        Duration::from_secs(self.login_grace_secs)
+    }
+    pub fn write_stall(&self) -> Option<Duration> {
+        (self.write_stall_secs > 0).then(|| Duration::from_secs(self.write_stall_secs))
+    }
+
+    /// `max_startups` as (start, rate, full).
+    pub fn parse_max_startups(&self) -> Result<(usize, u8, usize), ConfigError> {
+        let key = "limits.max_startups";
+        let bad = |m: &str| ConfigError::invalid(key, m.to_owned());
+        let nums: Vec<&str> = self.max_startups.split(':').collect();
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| bad("expected \"start:rate:full\" or a number, e.g. \"64:30:256\""))
+        };
+        let (start, rate, full) = match nums.as_slice() {
+            [n] => {
+                let n = num(n)?;
+                (n, 100, n)
+            }
+            [a, b, c] => (num(a)?, num(b)?, num(c)?),
+            _ => {
+                return Err(bad(
+                    "expected \"start:rate:full\" or a number, e.g. \"64:30:256\"",
+                ));
+            }
+        };
+        if start == 0 {
+            return Err(bad("start must be at least 1"));
+        }
+        if rate == 0 || rate > 100 {
+            return Err(bad("rate is a percentage, 1..100"));
+        }
+        if full < start {
+            return Err(bad("full must be at least start"));
+        }
+        Ok((start, rate as u8, full))
     }
 }
 
@@ -220,6 +282,31 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if l.login_grace_secs == 0 {
+            return Err(ConfigError::invalid(
+                "limits.login_grace_secs",
+                "must be at least 1",
+            ));
+        }
+        if l.max_unauthenticated_per_source == 0 {
+            return Err(ConfigError::invalid(
+                "limits.max_unauthenticated_per_source",
+                "must be at least 1",
+            ));
+        }
+        l.parse_max_startups()?;
+        if l.max_input_backlog < 4096 {
+            return Err(ConfigError::invalid(
+                "limits.max_input_backlog",
+                "must be at least 4096 bytes",
+            ));
+        }
+        if l.max_reply_queue < 4096 || l.max_reply_queue as u64 > u64::from(u32::MAX) {
+            return Err(ConfigError::invalid(
+                "limits.max_reply_queue",
+                "must be between 4096 and 4294967295 bytes",
+            ));
+        }
         crate::schema::DeviceProfile::lookup(
             &self.device.model,
             self.device.forwarding_mode.as_deref(),
@@ -293,6 +380,24 @@ mod tests {
         let e = Config::from_toml("[[users]]\nname = \"a\"\nlevel = 1\npassword_hash = \"x\"\n")
             .unwrap_err();
         assert!(e.to_string().contains("users[0].password_hash"), "{e}");
+        for (bad, key) in [
+            ("max_startups = \"10:0:100\"", "limits.max_startups"),
+            ("max_startups = \"10:30\"", "limits.max_startups"),
+            ("max_startups = \"20:30:10\"", "limits.max_startups"),
+            ("max_startups = \"0\"", "limits.max_startups"),
+            ("login_grace_secs = 0", "limits.login_grace_secs"),
+            (
+                "max_unauthenticated_per_source = 0",
+                "limits.max_unauthenticated_per_source",
+            ),
+            ("max_input_backlog = 10", "limits.max_input_backlog"),
+            ("max_reply_queue = 10", "limits.max_reply_queue"),
+        ] {
+            let e = Config::from_toml(&format!("[limits]\n{bad}\n")).unwrap_err();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+        }
+        let c = Config::from_toml("[limits]\nmax_startups = \"7\"\n").unwrap();
+        assert_eq!(c.limits.parse_max_startups().unwrap(), (7, 100, 7));
         let e = Config::from_toml("bogus = 1\n").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = Config::from_toml("[device]\nmodel = \"CE9999\"\n").unwrap_err();

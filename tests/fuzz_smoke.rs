@@ -186,3 +186,36 @@ fn schema_validation() {
     );
     assert!(run(&xml_seeds(), 3_000, bodies::schema, 4) > 0);
 }
+
+#[test]
+fn framing_round_trip() {
+    // Selector bit 0: chunked; the rest: the chunk-size limit. Then the
+    // read-size byte, then messages separated by 0xff.
+    let mut seeds = Vec::new();
+    for (sel, step) in [
+        (1u8, 0u8),
+        (3, 2),
+        (2 * 16 + 1, 7),
+        (255, 255),
+        (0, 0),
+        (4, 3),
+        (254, 100),
+    ] {
+        let mut s = vec![sel, step];
+        s.extend_from_slice(RPC.as_bytes());
+        s.push(0xff);
+        s.extend_from_slice(b"<ok/>");
+        s.push(0xff);
+        s.extend_from_slice(b"a]]>]]b\n#1\n##\n]]>]]");
+        s.push(0xff);
+        s.push(0xff);
+        s.extend_from_slice(b"x]]>");
+        seeds.push(s);
+    }
+    // Boundaries at every byte (read size 1) and one-byte chunks, both
+    // framings: everything that may be carried comes back.
+    for s in &seeds {
+        bodies::framing_roundtrip(s);
+    }
+    assert!(run(&seeds, 20_000, bodies::framing_roundtrip, 5) > 0);
+}

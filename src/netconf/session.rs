@@ -2,22 +2,29 @@
 //! the same over an SSH channel and over an in-memory pipe in tests.
 //!
 //! Requests are answered strictly in order, one reply per `<rpc>` (RFC 6241
-//! §4.1), so pipelined requests need no bookkeeping beyond reading the next
-//! message after the previous reply was written.
+//! §4.1). After the hello, three parts run side by side in the session's
+//! task: a reader that frames messages, a processor that answers them one at
+//! a time, and a writer; the queues between them are bounded in bytes
+//! ([`super::state::FlowLimits`]), and the reader never waits for the writer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::Framed;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::codec::{Decoder, Encoder, Framed};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::error::{AnyLayer, RpcError};
 use super::framing::{Framing, FramingError, NetconfCodec};
 use super::message::{self, ReplyBody};
 use super::ops;
-use super::state::{ServerState, SessionGuard, SessionUser};
+use super::state::{InputGauge, ServerState, SessionGuard, SessionUser};
 use super::{CAP_BASE_1_0, CAP_BASE_1_1, RpcContext};
 
 /// Why a session ended, for the log line.
@@ -32,6 +39,10 @@ pub enum EndReason {
     IdleTimeout,
     Framing(String),
     Io(String),
+    /// The client did not read its replies for `limits.write_stall_secs`.
+    WriteStalled,
+    /// More input arrived than the transport's flow control allows.
+    InputOverrun,
 }
 
 /// Runs a session to its end. `guard` holds the session's id and is dropped
@@ -121,34 +132,243 @@ where
         state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
         return EndReason::BadHello("client hello has no base capability".into());
     };
-    framed.codec_mut().set_framing(framing);
     debug!(
         ?framing,
         capabilities = hello.capabilities.len(),
         "hello exchanged"
     );
 
+    // From here on reading, answering and writing run side by side, joined
+    // by bounded queues (docs/decisions.md, "Flow control"): the reader
+    // never waits for a write, so a transport whose flow control needs its
+    // read half drained (an SSH channel) can always make progress.
+    let parts = framed.into_parts();
+    let mut decoder = parts.codec;
+    decoder.set_framing(framing);
+    let mut encoder = NetconfCodec::new(state.limits.framing);
+    encoder.set_framing(framing);
+    let (rd, wr) = tokio::io::split(parts.io);
+    let input = guard.input.clone();
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let reply_room = Arc::new(Semaphore::new(state.flow.reply_queue.max(1)));
+
+    let reader = read_messages(
+        rd,
+        decoder,
+        parts.read_buf,
+        input.clone(),
+        state.limits.framing.max_message,
+        in_tx,
+    );
+    // Stops the processor and writer: kill-session, shutdown, or the
+    // transport telling us the client is gone (RFC 4254 §5.3: nothing can
+    // be sent on a closed channel, so pending requests are not run).
+    let stop = CancellationToken::new();
+    let watch = async {
+        tokio::select! {
+            _ = guard.kill.cancelled() => {}
+            _ = guard.transport_closed.cancelled() => {}
+        }
+        stop.cancel();
+        std::future::pending::<()>().await
+    };
+    let processor = process_messages(
+        state,
+        guard,
+        user,
+        &input,
+        in_rx,
+        out_tx,
+        &reply_room,
+        &stop,
+    );
+    let writer = write_replies(wr, encoder, out_rx, state.flow.write_stall, &stop);
+    // The reader ends by handing its last word (end of stream, error) to the
+    // processor; it is then parked. It is polled until the writer is done,
+    // so the stream keeps being drained while the last replies go out.
+    let reader = async {
+        reader.await;
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(reader, processor, writer, watch);
+    let mut reason = None;
+    loop {
+        tokio::select! {
+            _ = &mut watch => {}
+            r = &mut processor, if reason.is_none() => reason = Some(r),
+            w = &mut writer => {
+                return match (w, reason) {
+                    (Err(_), Some(r @ (EndReason::Killed | EndReason::Shutdown))) => r,
+                    // A stalled or broken writer is why the session ends.
+                    (Err(w), _) => w,
+                    (Ok(()), Some(r)) => r,
+                    // The writer stops early only when the session is stopped.
+                    (Ok(()), None) => stopped(state, guard),
+                };
+            }
+            _ = &mut reader => {}
+        }
+    }
+}
+
+/// Unprocessed per-message overhead charged to the input gauge, so that a
+/// flood of tiny messages is bounded as well as a few large ones.
+const MESSAGE_OVERHEAD: usize = 64;
+/// Replies are written in batches of about this many bytes.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What the reader hands the processor.
+enum Input {
+    /// One whole message and what it costs in the input gauge.
+    Message(Bytes, usize),
+    Framing(FramingError),
+    Eof,
+    Io(std::io::Error),
+    /// More input arrived than the transport's flow control allows.
+    Overrun(usize),
+}
+
+/// Reads and frames messages, always draining the stream unless the gauge
+/// says to pause and the transport allows pausing.
+async fn read_messages<R>(
+    mut rd: R,
+    mut codec: NetconfCodec,
+    mut buf: BytesMut,
+    input: Arc<InputGauge>,
+    max_message: usize,
+    tx: mpsc::UnboundedSender<Input>,
+) where
+    R: AsyncRead + Unpin,
+{
+    input.read(buf.len());
+    let transport_bounded = input.is_bounded_by_transport();
+    // The hard bound: the cap, one message being assembled, and what the
+    // transport may still deliver after being told to stop.
+    let hard = input
+        .cap()
+        .saturating_add(max_message)
+        .saturating_add(input.slack())
+        .saturating_add(READ_CHUNK);
+    loop {
+        loop {
+            let before = buf.len();
+            match codec.decode(&mut buf) {
+                Ok(Some(msg)) => {
+                    let cost = before - buf.len() + MESSAGE_OVERHEAD;
+                    input.queued(MESSAGE_OVERHEAD);
+                    if tx.send(Input::Message(msg, cost)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Input::Framing(e));
+                    return;
+                }
+            }
+        }
+        if input.bytes() > hard {
+            let _ = tx.send(Input::Overrun(input.bytes()));
+            return;
+        }
+        if !transport_bounded {
+            // A plain stream has its own flow control: stop reading while
+            // the processor has enough to do.
+            input.wait_drained().await;
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let before = buf.len();
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                let last = match codec.decode_eof(&mut buf) {
+                    Ok(Some(msg)) => {
+                        let cost = before - buf.len() + MESSAGE_OVERHEAD;
+                        input.queued(MESSAGE_OVERHEAD);
+                        let _ = tx.send(Input::Message(msg, cost));
+                        Input::Eof
+                    }
+                    Ok(None) => Input::Eof,
+                    Err(e) => Input::Framing(e),
+                };
+                let _ = tx.send(last);
+                return;
+            }
+            Ok(n) => input.read(n),
+            Err(e) => {
+                let _ = tx.send(Input::Io(e));
+                return;
+            }
+        }
+    }
+}
+
+/// A reply on its way to the writer, holding its room in the reply queue.
+struct Outgoing {
+    reply: String,
+    _room: OwnedSemaphorePermit,
+}
+
+/// Answers messages in order, one reply per `<rpc>` (RFC 6241 §4.1).
+#[allow(clippy::too_many_arguments)]
+async fn process_messages(
+    state: &Arc<ServerState>,
+    guard: &SessionGuard,
+    user: &SessionUser,
+    input: &InputGauge,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    room: &Arc<Semaphore>,
+    stop: &CancellationToken,
+) -> EndReason {
     let ctx = RpcContext {
         session_id: guard.id,
         user: user.clone(),
     };
+    // Waits for room in the reply queue (this is what pushes back on
+    // reading when the client does not read), then queues the reply.
+    let queue = |reply: String| async {
+        let want =
+            u32::try_from(reply.len().clamp(1, state.flow.reply_queue.max(1))).unwrap_or(u32::MAX);
+        let permit = tokio::select! {
+            _ = stop.cancelled() => return false,
+            p = room.clone().acquire_many_owned(want) => match p {
+                Ok(p) => p,
+                Err(_) => return false,
+            },
+        };
+        tx.send(Outgoing {
+            reply,
+            _room: permit,
+        })
+        .is_ok()
+    };
     loop {
         let next = async {
             match state.limits.idle_timeout {
-                Some(t) => tokio::time::timeout(t, framed.next()).await.ok(),
-                None => Some(framed.next().await),
+                Some(t) => tokio::time::timeout(t, rx.recv()).await.ok(),
+                None => Some(rx.recv().await),
             }
         };
         let msg = tokio::select! {
-            _ = guard.kill.cancelled() => return killed_or_shutdown(state),
+            _ = stop.cancelled() => return stopped(state, guard),
             m = next => m,
         };
-        let bytes = match msg {
+        let (bytes, cost) = match msg {
             None => return EndReason::IdleTimeout,
-            Some(None) => return EndReason::ClientClosed,
-            Some(Some(Ok(b))) => b,
-            Some(Some(Err(FramingError::Io(e)))) => return EndReason::Io(e.to_string()),
-            Some(Some(Err(e))) => {
+            Some(None) | Some(Some(Input::Eof)) => return EndReason::ClientClosed,
+            Some(Some(Input::Message(b, cost))) => (b, cost),
+            Some(Some(Input::Io(e))) => return EndReason::Io(e.to_string()),
+            Some(Some(Input::Overrun(n))) => {
+                warn!(bytes = n, "input beyond the flow-control bound; closing");
+                return EndReason::InputOverrun;
+            }
+            Some(Some(Input::Framing(FramingError::Io(e)))) => return EndReason::Io(e.to_string()),
+            Some(Some(Input::Framing(e))) => {
                 // The stream can no longer be split into messages: answer
                 // once, then close (RFC 6242 §4.2 / RFC 6241 §4.3).
                 let err = match e {
@@ -161,21 +381,128 @@ where
                 state.stats.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
                 state.stats.out_rpc_errors.fetch_add(1, Ordering::Relaxed);
                 let reply = message::reply(&[], &ReplyBody::Errors(vec![err]));
-                let _ = framed.send(reply.as_bytes()).await;
+                queue(reply).await;
                 return EndReason::Framing(e.to_string());
             }
         };
         let (reply, end) = tokio::select! {
             // kill-session stops operations in progress (RFC 6241 §7.9).
-            _ = guard.kill.cancelled() => return killed_or_shutdown(state),
+            _ = stop.cancelled() => return stopped(state, guard),
             r = handle_message(state, guard, &ctx, &bytes) => r,
         };
-        if let Err(e) = framed.send(reply.as_bytes()).await {
-            return EndReason::Io(e.to_string());
+        drop(bytes);
+        let queued = queue(reply).await;
+        input.answered(cost);
+        if !queued {
+            return if stop.is_cancelled() {
+                stopped(state, guard)
+            } else {
+                EndReason::Io("writer gone".into())
+            };
         }
         if end {
             return EndReason::CloseSession;
         }
+    }
+}
+
+/// Writes queued replies in order; a write that makes no progress for
+/// `stall` ends the session (a client that does not read its replies).
+async fn write_replies<W>(
+    mut wr: W,
+    mut codec: NetconfCodec,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    stall: Option<Duration>,
+    kill: &CancellationToken,
+) -> Result<(), EndReason>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut out = BytesMut::new();
+    loop {
+        let first = tokio::select! {
+            _ = kill.cancelled() => return Ok(()),
+            r = rx.recv() => r,
+        };
+        let Some(first) = first else {
+            // The processor is done and everything queued is written.
+            let _ = wr.flush().await;
+            return Ok(());
+        };
+        let mut batch = vec![first];
+        let mut size = batch[0].reply.len();
+        while size < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(o) => {
+                    size += o.reply.len();
+                    batch.push(o);
+                }
+                Err(_) => break,
+            }
+        }
+        for o in &batch {
+            codec
+                .encode(o.reply.as_bytes(), &mut out)
+                .map_err(|e| EndReason::Io(e.to_string()))?;
+        }
+        let mut pos = 0;
+        while pos < out.len() {
+            let write = wr.write(&out[pos..]);
+            let r = tokio::select! {
+                _ = kill.cancelled() => return Ok(()),
+                r = async {
+                    match stall {
+                        Some(t) => tokio::time::timeout(t, write).await.ok(),
+                        None => Some(write.await),
+                    }
+                } => r,
+            };
+            match r {
+                None => {
+                    warn!(
+                        pending = out.len() - pos,
+                        "client has not read its replies; closing"
+                    );
+                    return Err(EndReason::WriteStalled);
+                }
+                Some(Ok(0)) => return Err(EndReason::Io("write returned 0".into())),
+                Some(Ok(n)) => pos += n,
+                Some(Err(e)) => return Err(EndReason::Io(e.to_string())),
+            }
+        }
+        out.clear();
+        if out.capacity() > 4 * WRITE_BATCH {
+            // A large reply grew the buffer: give the memory back.
+            out = BytesMut::new();
+        }
+        // Their room in the queue is released once written.
+        drop(batch);
+        if rx.is_empty() {
+            let flushed = tokio::select! {
+                _ = kill.cancelled() => return Ok(()),
+                r = async {
+                    match stall {
+                        Some(t) => tokio::time::timeout(t, wr.flush()).await.ok(),
+                        None => Some(wr.flush().await),
+                    }
+                } => r,
+            };
+            match flushed {
+                None => return Err(EndReason::WriteStalled),
+                Some(Err(e)) => return Err(EndReason::Io(e.to_string())),
+                Some(Ok(())) => {}
+            }
+        }
+    }
+}
+
+/// Why the session was stopped from outside: killed, shut down, or its
+/// client gone.
+fn stopped(state: &ServerState, guard: &SessionGuard) -> EndReason {
+    if guard.kill.is_cancelled() {
+        killed_or_shutdown(state)
+    } else {
+        EndReason::ClientClosed
     }
 }
 

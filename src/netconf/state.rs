@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::framing::FramingLimits;
@@ -69,6 +70,122 @@ pub struct SessionLimits {
     pub idle_timeout: Option<std::time::Duration>,
 }
 
+/// What one session may hold in memory, and how long its client may leave
+/// replies unread (docs/configuration.md, "Per-session bounds").
+#[derive(Debug, Clone, Copy)]
+pub struct FlowLimits {
+    /// Bytes read from the client but not yet answered. Above it, with at
+    /// least one whole message waiting, the session stops taking input: a
+    /// plain stream stops being read, an SSH channel's window is shrunk.
+    pub input_backlog: usize,
+    /// Bytes of encoded replies waiting for the writer. When full, the
+    /// session stops answering (and so, through `input_backlog`, reading).
+    pub reply_queue: usize,
+    /// A write that makes no progress this long closes the session (a client
+    /// that never reads its replies). None: never.
+    pub write_stall: Option<Duration>,
+}
+
+pub const DEFAULT_INPUT_BACKLOG: usize = 1024 * 1024;
+pub const DEFAULT_REPLY_QUEUE: usize = 1024 * 1024;
+pub const DEFAULT_WRITE_STALL: Duration = Duration::from_secs(60);
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            input_backlog: DEFAULT_INPUT_BACKLOG,
+            reply_queue: DEFAULT_REPLY_QUEUE,
+            write_stall: Some(DEFAULT_WRITE_STALL),
+        }
+    }
+}
+
+/// The unprocessed input of one session, shared between the session's
+/// reader, its processor and the transport (the SSH layer reads it to size
+/// the channel window, RFC 4254 §5.2).
+#[derive(Debug)]
+pub struct InputGauge {
+    bytes: AtomicUsize,
+    messages: AtomicUsize,
+    cap: usize,
+    /// Set by a transport that must be read at all times and bounds the
+    /// input by its own flow control (SSH); `slack` is what that transport
+    /// may still deliver once it has been told to stop (its window).
+    transport_bounded: AtomicBool,
+    slack: AtomicUsize,
+    drained: Notify,
+}
+
+impl InputGauge {
+    pub fn new(cap: usize) -> InputGauge {
+        InputGauge {
+            bytes: AtomicUsize::new(0),
+            messages: AtomicUsize::new(0),
+            cap,
+            transport_bounded: AtomicBool::new(false),
+            slack: AtomicUsize::new(0),
+            drained: Notify::new(),
+        }
+    }
+
+    /// Called by a transport that bounds input itself: the session's reader
+    /// then never pauses, and closes the session only if more than `slack`
+    /// bytes beyond the bounds arrive anyway.
+    pub fn bounded_by_transport(&self, slack: usize) {
+        self.slack.store(slack, Ordering::Relaxed);
+        self.transport_bounded.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_bounded_by_transport(&self) -> bool {
+        self.transport_bounded.load(Ordering::Relaxed)
+    }
+
+    pub fn slack(&self) -> usize {
+        self.slack.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read and not yet answered (including a partial message).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// True while input should stop: over the cap with at least one whole
+    /// message waiting (a single message larger than the cap must still be
+    /// read to its end, up to the message size limit).
+    pub fn over_cap(&self) -> bool {
+        self.messages.load(Ordering::Relaxed) > 0 && self.bytes() > self.cap
+    }
+
+    pub(crate) fn read(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn queued(&self, extra: usize) {
+        self.bytes.fetch_add(extra, Ordering::Relaxed);
+        self.messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn answered(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.messages.fetch_sub(1, Ordering::Relaxed);
+        self.drained.notify_one();
+    }
+
+    pub(crate) async fn wait_drained(&self) {
+        while self.over_cap() {
+            let notified = self.drained.notified();
+            if !self.over_cap() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 pub struct ServerState {
     pub app: Arc<dyn Application>,
     /// The capabilities of the server `<hello>` (RFC 6241 §8.1): the base
@@ -76,6 +193,7 @@ pub struct ServerState {
     /// schema. Fixed at start-up.
     pub capabilities: Vec<String>,
     pub limits: SessionLimits,
+    pub flow: FlowLimits,
     pub start_time: SystemTime,
     pub stats: Statistics,
     /// Cancelled on agent shutdown: every session closes.
@@ -99,6 +217,12 @@ pub struct SessionGuard {
     pub id: u32,
     pub kill: CancellationToken,
     pub counters: Arc<SessionCounters>,
+    /// The session's unprocessed input, for the transport's flow control.
+    pub input: Arc<InputGauge>,
+    /// Cancelled by the transport when the client is gone (SSH channel
+    /// closed, connection lost): the session stops without running what is
+    /// still queued.
+    pub transport_closed: CancellationToken,
 }
 
 impl Drop for SessionGuard {
@@ -120,12 +244,22 @@ impl ServerState {
         limits: SessionLimits,
         shutdown: CancellationToken,
     ) -> Arc<ServerState> {
+        Self::with_flow(app, limits, FlowLimits::default(), shutdown)
+    }
+
+    pub fn with_flow(
+        app: Arc<dyn Application>,
+        limits: SessionLimits,
+        flow: FlowLimits,
+        shutdown: CancellationToken,
+    ) -> Arc<ServerState> {
         let mut capabilities = vec![CAP_BASE_1_0.to_owned(), CAP_BASE_1_1.to_owned()];
         capabilities.extend(app.capabilities());
         Arc::new(ServerState {
             app,
             capabilities,
             limits,
+            flow,
             start_time: SystemTime::now(),
             stats: Statistics::default(),
             shutdown,
@@ -170,6 +304,8 @@ impl ServerState {
             id,
             kill,
             counters,
+            input: Arc::new(InputGauge::new(self.flow.input_backlog)),
+            transport_closed: CancellationToken::new(),
         })
     }
 

@@ -4,7 +4,12 @@
 //! keyboard-interactive), throttles failed logins per address, accepts one
 //! subsystem, `netconf`, and hands the channel's byte stream to
 //! [`crate::netconf::run_session`].
+//!
+//! Unauthenticated connections are bounded as sshd bounds them
+//! ([`admission`]); a session's input is bounded through the channel window
+//! (RFC 4254 §5.2, see [`ConnectionHandler::adjust_window`]).
 
+pub mod admission;
 mod hostkey;
 mod keys;
 
@@ -24,17 +29,31 @@ pub use hostkey::load_or_create_host_key;
 pub use keys::{KeyError, authorized_key};
 
 use crate::auth::{Throttle, Users};
+use crate::netconf::state::InputGauge;
 use crate::netconf::{ServerState, SessionUser, run_session};
+use admission::{Admission, AdmissionLimits, GraceStream, Startup};
 
-/// SSH connections (authenticated or not) allowed beyond `max_sessions`,
-/// so that a flood of half-open logins cannot starve real sessions.
-const CONNECTION_HEADROOM: usize = 16;
+/// Authenticated SSH connections allowed beyond `max_sessions` (a client
+/// may log in before it opens its subsystem).
+pub const CONNECTION_HEADROOM: usize = 16;
+
+/// The SSH receive window we offer per channel (russh's default, 2 MiB).
+const WINDOW: u32 = 2 * 1024 * 1024;
+/// The window offered while a session's input backlog is over its cap.
+/// Not 0 or 1: russh sends a WINDOW_ADJUST (and asks us again) only when the
+/// client's window falls below half the target, so 2 keeps it asking.
+const GATED_WINDOW: u32 = 2;
+/// What may still arrive once the window is shrunk: what is left of the
+/// window, plus one adjust made just before, plus a margin for the trickle of
+/// the gated window (docs/decisions.md, "Flow control").
+const WINDOW_SLACK: usize = 2 * WINDOW as usize + 1024 * 1024;
 
 pub struct SshServer {
     config: Arc<Config>,
     users: Arc<Users>,
     throttle: Arc<Throttle>,
     netconf: Arc<ServerState>,
+    admission: Arc<Admission>,
 }
 
 impl SshServer {
@@ -43,6 +62,7 @@ impl SshServer {
         users: Arc<Users>,
         throttle: Arc<Throttle>,
         netconf: Arc<ServerState>,
+        admission: AdmissionLimits,
     ) -> SshServer {
         let limits = &netconf.limits;
         let config = Config {
@@ -62,6 +82,7 @@ impl SshServer {
                     + Duration::from_secs(5),
             ),
             nodelay: true,
+            window_size: WINDOW,
             ..Default::default()
         };
         SshServer {
@@ -69,13 +90,13 @@ impl SshServer {
             users,
             throttle,
             netconf,
+            admission: Admission::new(admission),
         }
     }
 
     /// Accepts connections until `shutdown` is cancelled.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
-        let max_connections = self.netconf.limits.max_sessions + CONNECTION_HEADROOM;
-        let live = Arc::new(tokio::sync::Semaphore::new(max_connections));
+        let grace = self.admission.limits().login_grace;
         loop {
             let (socket, peer) = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -89,25 +110,38 @@ impl SshServer {
                     }
                 },
             };
-            let Ok(permit) = live.clone().try_acquire_owned() else {
-                warn!(%peer, limit = max_connections, "too many SSH connections; closed");
-                drop(socket);
-                continue;
+            let roll = (rand::random::<u32>() % 100) as u8;
+            let startup = match self.admission.admit(peer.ip(), roll) {
+                Ok(s) => s,
+                Err(reason) => {
+                    // Closed at once, as sshd does; logged at most every 10 s.
+                    debug!(%peer, ?reason, "connection refused");
+                    if let Some(refused) = self.admission.refusal_warning_due() {
+                        let (total, from_peer) = self.admission.unauthenticated(peer.ip());
+                        warn!(%peer, ?reason, refused, unauthenticated = total, from_peer, "unauthenticated connections over their limits; refusing");
+                    }
+                    drop(socket);
+                    continue;
+                }
             };
             let _ = socket.set_nodelay(true);
+            let socket = GraceStream::new(socket, grace, startup.flag());
             let handler = ConnectionHandler {
                 peer,
                 users: self.users.clone(),
                 throttle: self.throttle.clone(),
                 netconf: self.netconf.clone(),
                 user: None,
+                startup,
+                authenticated: None,
                 channels: HashMap::new(),
+                inputs: HashMap::new(),
+                gated: false,
             };
             let config = self.config.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(
                 async move {
-                    let _permit = permit;
                     let session = match russh::server::run_stream(config, socket, handler).await {
                         Ok(s) => s,
                         Err(e) => {
@@ -143,7 +177,26 @@ struct ConnectionHandler {
     throttle: Arc<Throttle>,
     netconf: Arc<ServerState>,
     user: Option<SessionUser>,
+    /// The connection's place among unauthenticated connections (freed at
+    /// login), then its place among authenticated ones.
+    startup: Startup,
+    authenticated: Option<tokio::sync::OwnedSemaphorePermit>,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    /// Unprocessed input of each NETCONF session on this connection, and
+    /// the token that tells the session its channel is gone.
+    inputs: HashMap<ChannelId, (Arc<InputGauge>, CancellationToken)>,
+    /// Whether the window is currently shrunk (for the log).
+    gated: bool,
+}
+
+impl Drop for ConnectionHandler {
+    /// The connection is gone (russh drops its handler when its loop ends):
+    /// every session on it stops.
+    fn drop(&mut self) {
+        for (_, closed) in self.inputs.values() {
+            closed.cancel();
+        }
+    }
 }
 
 impl ConnectionHandler {
@@ -157,6 +210,41 @@ impl ConnectionHandler {
 
 impl Handler for ConnectionHandler {
     type Error = russh::Error;
+
+    /// RFC 4254 §5.2: the receive window is how we bound a session's input.
+    /// russh tops the client's window up to the target as data arrives,
+    /// without waiting for the session to consume it, and then asks here for
+    /// the next target. While a session has more unprocessed input than its
+    /// cap, the target shrinks to a trickle, so the client stops sending
+    /// while russh's loop never blocks (it must keep reading the client's
+    /// own WINDOW_ADJUSTs for our replies); once the backlog drains, the next
+    /// data restores the full window.
+    fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
+        // The target is per connection in russh: gate on any of its sessions.
+        let gate = self.inputs.values().any(|(g, _)| g.over_cap());
+        if gate != self.gated {
+            self.gated = gate;
+            debug!(
+                gated = gate,
+                "input backlog crossed its cap; channel window adjusted"
+            );
+        }
+        if gate { GATED_WINDOW } else { WINDOW }
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // RFC 4254 §5.3: nothing more can be sent on a closed channel, so
+        // the session stops instead of answering what it still holds.
+        if let Some((_, closed)) = self.inputs.remove(&channel) {
+            closed.cancel();
+        }
+        self.channels.remove(&channel);
+        Ok(())
+    }
 
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
         Ok(Self::reject())
@@ -253,6 +341,13 @@ impl Handler for ConnectionHandler {
             return Ok(());
         };
         session.channel_success(channel)?;
+        // The channel is always read (russh's loop must never wait on us);
+        // input is bounded by the window instead.
+        guard.input.bounded_by_transport(WINDOW_SLACK);
+        self.inputs.insert(
+            channel,
+            (guard.input.clone(), guard.transport_closed.clone()),
+        );
         info!(session_id = guard.id, user = %user.name, peer = %self.peer, "netconf session started");
         let state = self.netconf.clone();
         let handle = session.handle();
@@ -306,6 +401,11 @@ impl ConnectionHandler {
         let ip = self.peer.ip();
         match found {
             Some(u) => {
+                let Some(permit) = self.startup.authenticate() else {
+                    warn!(user, method, peer = %self.peer, "login refused: too many authenticated connections");
+                    return Ok(Self::reject());
+                };
+                self.authenticated = Some(permit);
                 self.throttle.success(ip);
                 info!(user, method, peer = %self.peer, level = u.level as u8, "login");
                 self.user = Some(u);

@@ -122,7 +122,29 @@ pub struct Client {
 }
 
 pub fn ssh_session(addr: SocketAddr) -> ssh2::Session {
-    let tcp = TcpStream::connect(addr).unwrap();
+    ssh_session_over(TcpStream::connect(addr).unwrap())
+}
+
+/// A TCP connection to `addr` from the local address `source` (e.g.
+/// 127.0.0.2), so that tests can act as several client machines.
+pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let stream = rt.block_on(async {
+        let socket = match source {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(addr).await
+    })?;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+pub fn ssh_session_over(tcp: TcpStream) -> ssh2::Session {
     // Without it, libssh2 and Nagle add 40 ms stalls to the handshake.
     tcp.set_nodelay(true).unwrap();
     let mut s = ssh2::Session::new().unwrap();
@@ -212,6 +234,149 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Logs in from the local address `source` (see [`connect_from`]).
+    pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr, user: (&str, &str)) -> Client {
+        let s = ssh_session_over(connect_from(source, addr).unwrap());
+        s.userauth_password(user.0, user.1).unwrap();
+        let mut c = Self::open(s);
+        c.hello(true);
+        c
+    }
+
+    /// Pipelines `n` RPCs (`body(i)`, message-id `p{i}`) while reading the
+    /// replies as they come, as an NMS with a reader and a writer does:
+    /// libssh2 in non-blocking mode, one thread, writing whenever the SSH
+    /// window allows and reading whatever arrived. Calls `check(i, reply)`
+    /// for each reply in arrival order; bounded by `limit`. Panics on any
+    /// failure (see [`Client::try_pipeline`]).
+    pub fn pipeline(
+        &mut self,
+        n: usize,
+        body: impl Fn(usize) -> String,
+        mut check: impl FnMut(usize, &str),
+        limit: Duration,
+    ) {
+        let r = self.try_pipeline(
+            n,
+            body,
+            |i, r| {
+                check(i, r);
+                Ok(())
+            },
+            limit,
+        );
+        if let Err((got, e)) = r {
+            panic!("{got} of {n} answered: {e}");
+        }
+    }
+
+    /// [`Client::pipeline`] that reports instead of panicking: on failure,
+    /// how many replies arrived before it and why. `on_sent(i)` is called
+    /// when the bytes of RPC `i` have been handed to SSH (for latency).
+    pub fn try_pipeline(
+        &mut self,
+        n: usize,
+        body: impl Fn(usize) -> String,
+        check: impl FnMut(usize, &str) -> Result<(), String>,
+        limit: Duration,
+    ) -> Result<(), (usize, String)> {
+        self.try_pipeline_timed(n, body, check, |_| {}, limit)
+    }
+
+    pub fn try_pipeline_timed(
+        &mut self,
+        n: usize,
+        body: impl Fn(usize) -> String,
+        mut check: impl FnMut(usize, &str) -> Result<(), String>,
+        mut on_sent: impl FnMut(usize),
+        limit: Duration,
+    ) -> Result<(), (usize, String)> {
+        let deadline = Instant::now() + limit;
+        let mut out = BytesMut::new();
+        // Ends of the RPCs in `out` not yet handed to SSH: (index, end offset).
+        let mut ends: std::collections::VecDeque<(usize, usize)> = Default::default();
+        let (mut sent, mut got) = (0, 0);
+        let mut chunk = vec![0u8; 65536];
+        let mut idle = 0u32;
+        self.session.set_blocking(false);
+        let result = loop {
+            if got >= n {
+                break Ok(());
+            }
+            if Instant::now() >= deadline {
+                break Err((got, format!("over the time bound: {sent} sent")));
+            }
+            let mut progress = false;
+            while out.len() < 64 * 1024 && sent < n {
+                let msg = format!(
+                    "<rpc xmlns=\"{BASE_NS}\" message-id=\"p{sent}\">{}</rpc>",
+                    body(sent)
+                );
+                self.codec.encode(msg.as_bytes(), &mut out).unwrap();
+                ends.push_back((sent, out.len()));
+                sent += 1;
+            }
+            if !out.is_empty() {
+                match self.channel.write(&out) {
+                    Ok(k) => {
+                        let _ = out.split_to(k);
+                        for e in ends.iter_mut() {
+                            e.1 -= k.min(e.1);
+                        }
+                        while ends.front().is_some_and(|e| e.1 == 0) {
+                            if let Some((i, _)) = ends.pop_front() {
+                                on_sent(i);
+                            }
+                        }
+                        progress |= k > 0;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => break Err((got, format!("write failed, {sent} sent: {e}"))),
+                }
+            }
+            match self.channel.read(&mut chunk) {
+                Ok(0) => break Err((got, format!("channel closed, {sent} sent"))),
+                Ok(k) => {
+                    self.buf.extend_from_slice(&chunk[..k]);
+                    progress = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => break Err((got, format!("read failed, {sent} sent: {e}"))),
+            }
+            let mut failed = None;
+            loop {
+                match self.codec.decode(&mut self.buf) {
+                    Ok(Some(m)) => {
+                        let text = String::from_utf8_lossy(&m);
+                        if let Err(e) = check(got, &text) {
+                            failed = Some(e);
+                            break;
+                        }
+                        got += 1;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(format!("framing from server: {e}"));
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                break Err((got, e));
+            }
+            // Back off while nothing moves (up to 6.4 ms), so that many
+            // pipelining clients do not starve the server of CPU.
+            if progress {
+                idle = 0;
+            } else {
+                std::thread::sleep(Duration::from_micros(100 << idle));
+                idle = (idle + 1).min(6);
+            }
+        };
+        self.session.set_blocking(true);
+        result
     }
 
     /// Sends `<rpc message-id=N>BODY</rpc>` and returns the reply.
