@@ -19,7 +19,9 @@ use crate::netconf::state::{FlowLimits, SessionLimits};
 use crate::northbound::{Agent, MissingHandler};
 use crate::schema::{DeviceProfile, Schema, SchemaError};
 use crate::ssh::admission::{AdmissionLimits, MaxStartups};
-use crate::ssh::{CONNECTION_HEADROOM, SshServer, authorized_key, load_or_create_host_key};
+use crate::ssh::{
+    CONNECTION_HEADROOM, HostKeyError, SshServer, authorized_key, load_or_create_host_key,
+};
 
 /// Environment variable that sets the first admin's password when the
 /// configuration lists no users.
@@ -37,10 +39,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    /// The SSH host key could not be loaded or created (its module reports
-    /// the cause as text).
-    #[error("{0}")]
-    HostKey(String),
+    /// The SSH host key could not be loaded or created.
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
     #[error("cannot write the generated admin password to {}", path.display())]
     AdminPassword {
         path: PathBuf,
@@ -168,7 +169,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
     let users = Arc::new(users_of(&config, &state_dir)?);
-    let host_key = load_or_create_host_key(&config.server.host_key).map_err(StartError::HostKey)?;
+    let host_key = load_or_create_host_key(&config.server.host_key)?;
 
     let profile = DeviceProfile::lookup(
         &config.device.model,

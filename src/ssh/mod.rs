@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use hostkey::load_or_create_host_key;
+pub use hostkey::{HostKey, HostKeyError, load_or_create_host_key};
 pub use keys::{KeyError, authorized_key};
 
 use crate::auth::{Throttle, Users};
@@ -58,7 +58,7 @@ pub struct SshServer {
 
 impl SshServer {
     pub fn new(
-        host_key: russh::keys::PrivateKey,
+        host_key: HostKey,
         users: Arc<Users>,
         throttle: Arc<Throttle>,
         netconf: Arc<ServerState>,
@@ -67,7 +67,7 @@ impl SshServer {
         let limits = &netconf.limits;
         let config = Config {
             methods: MethodSet::from(&[MethodKind::Password, MethodKind::PublicKey][..]),
-            keys: vec![host_key],
+            keys: vec![host_key.0],
             auth_rejection_time: Duration::from_millis(300),
             // No delay for the first "none" probe that every client sends.
             auth_rejection_time_initial: Some(Duration::ZERO),
