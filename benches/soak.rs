@@ -280,8 +280,8 @@ fn agent_config(dir: &Path, gobgp: &[GoBgp], stall_port: u16) -> String {
         .map(|i| format!("\"65000:{i}\""))
         .collect();
     let mut extra = format!(
-        "[limits]\nmax_sessions = {}\nrpc_timeout_secs = 5\n\n[bgp]\nlocal_as = 65000\n\
-         router_id = \"10.255.0.1\"\nhold_time = 30\nrefresh_timeout = 2\nroute_targets = [{}]\n",
+        "[limits]\nmax_sessions = {}\nrpc_timeout_secs = 2\n\n[bgp]\nlocal_as = 65000\n\
+         router_id = \"10.255.0.1\"\nhold_time = 30\nroute_targets = [{}]\n",
         SESSIONS + 56,
         rts.join(", ")
     );

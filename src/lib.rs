@@ -13,3 +13,4 @@ pub mod netconf;
 pub mod northbound;
 pub mod schema;
 pub mod ssh;
+pub mod xml;

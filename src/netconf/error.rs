@@ -363,28 +363,8 @@ impl fmt::Display for RpcError {
 
 impl std::error::Error for RpcError {}
 
-/// XML text escaping for element content and attribute values.
-pub struct Escaped<'a>(pub &'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut last = 0;
-        for (i, c) in self.0.char_indices() {
-            let rep = match c {
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '&' => "&amp;",
-                '"' => "&quot;",
-                '\'' => "&apos;",
-                _ => continue,
-            };
-            f.write_str(&self.0[last..i])?;
-            f.write_str(rep)?;
-            last = i + c.len_utf8();
-        }
-        f.write_str(&self.0[last..])
-    }
-}
+/// XML text escaping (one implementation for the crate, `crate::xml`).
+pub use crate::xml::Escaped;
 
 #[cfg(test)]
 mod tests {

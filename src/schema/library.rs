@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use yang5::schema::{SchemaModule, SchemaOutputFormat, SchemaPrinterFlags};
 
 use super::error::{Problem, ValidationError};
-use super::xml_escape::Escaped;
 use super::{MODULES, Schema, ffi_shim};
+use crate::xml::Escaped;
 
 const NCM_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring";
 const YANG_LIBRARY_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-yang-library";

@@ -19,7 +19,6 @@ mod ffi_shim;
 mod library;
 mod scan;
 mod validate;
-mod xml_escape;
 
 use std::sync::LazyLock;
 

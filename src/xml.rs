@@ -1,11 +1,12 @@
-//! XML text escaping for the documents the schema writes (`<schemas>`,
-//! `<modules-state>`), so that this module needs nothing of `netconf/`.
+//! XML text escaping, shared by every layer that writes XML (NETCONF
+//! replies, rpc-errors, the schema's `<schemas>` and `<modules-state>`), so
+//! that none of them needs another's module for it.
 
 use std::fmt;
 
 /// Escapes `<`, `>`, `&`, `"` and `'` (XML 1.0 §2.4) in element content
 /// and attribute values.
-pub(super) struct Escaped<'a>(pub(super) &'a str);
+pub struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
