@@ -149,6 +149,12 @@ where
     encoder.set_framing(framing);
     let (rd, wr) = tokio::io::split(parts.io);
     let input = guard.input.clone();
+    // Both channels are bounded in bytes rather than in messages: what the
+    // reader queues is charged to the input gauge (the SSH window closes at
+    // `max_input_backlog`, and input past the window ends the session), and
+    // every reply holds permits of `reply_room` (`max_reply_queue`) until it
+    // is written. A count bound would make the reader wait, which is the
+    // wedge this design removes.
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let reply_room = Arc::new(Semaphore::new(state.flow.reply_queue.max(1)));
