@@ -7,9 +7,15 @@
 //!   ROUTE-REFRESH arriving at the sink. Anchor: a `<get-config>` round trip
 //!   on the same session, interleaved sample by sample.
 //! * Export soft-reset throughput: from writing the export RPC to the EoRR
-//!   (RFC 7313) arriving at every selected sink, ROUTE_TARGETS RTC routes
+//!   (RFC 7313) arriving at every selected sink, the configured RTC routes
 //!   each. Anchor: the same bytes (captured once from ncagent's export)
 //!   written raw over loopback TCP to sinks running the same reading code.
+//!
+//! The scale is set by `NCAGENT_BENCH_BGP_PEERS` (default 8, at most 200)
+//! and `NCAGENT_BENCH_BGP_ROUTES` (default 5,000): `scripts/bench` runs it
+//! once as is and once at 100 peers × 100,000 routes (issue #12's BGP scale
+//! figures). Exports go to 1 peer, a group of the first 4 (8 at scale) and
+//! all peers.
 //!
 //! Every loop is bounded by a count and a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,8 +32,8 @@ use std::time::{Duration, Instant};
 use ncagent::bgp::codec;
 use support::*;
 
-const ROUTE_TARGETS: usize = 5000;
-const PEERS: usize = 8;
+const DEFAULT_ROUTE_TARGETS: usize = 5000;
+const DEFAULT_PEERS: usize = 8;
 const PEER_AS: u32 = 65001;
 const LATENCY_SAMPLES: usize = 1000;
 const LATENCY_TIME: Duration = Duration::from_secs(10);
@@ -36,6 +42,44 @@ const EXPORT_TIME: Duration = Duration::from_secs(5);
 const WAIT: Duration = Duration::from_secs(10);
 const GET_CONFIG: &str = "<get-config><source><running/></source></get-config>";
 const NS: &str = "urn:ncagent:yang:ncagent-bgp-vpn-target";
+
+/// How many peers and routes this run uses.
+#[derive(Clone, Copy)]
+struct Scale {
+    peers: usize,
+    routes: usize,
+    /// The peers of group "first": the middle export case.
+    group: usize,
+}
+
+impl Scale {
+    fn from_env() -> Scale {
+        let var = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.parse::<usize>().expect("a count"))
+                .unwrap_or(default)
+        };
+        let peers = var("NCAGENT_BENCH_BGP_PEERS", DEFAULT_PEERS);
+        let routes = var("NCAGENT_BENCH_BGP_ROUTES", DEFAULT_ROUTE_TARGETS);
+        assert!(
+            (1..=200).contains(&peers),
+            "NCAGENT_BENCH_BGP_PEERS must be 1..=200 (one loopback address each)"
+        );
+        assert!(routes >= 1, "NCAGENT_BENCH_BGP_ROUTES must be at least 1");
+        let group = if peers > 8 { 8 } else { peers.min(4) };
+        Scale {
+            peers,
+            routes,
+            group,
+        }
+    }
+
+    /// How long the initial advertisement may take: the bytes to all peers.
+    fn sync_time(&self) -> Duration {
+        Duration::from_secs(30) + Duration::from_millis((self.peers * self.routes / 10_000) as u64)
+    }
+}
 
 /// ROUTE-REFRESH subtypes (RFC 7313 §3).
 const RR_NORMAL: u8 = 0;
@@ -220,8 +264,8 @@ fn count_routes(bytes: &[u8]) -> usize {
     n
 }
 
-fn agent_config(dir: &std::path::Path, sinks: &[Sink]) -> String {
-    let rts: Vec<String> = (1..=ROUTE_TARGETS)
+fn agent_config(dir: &std::path::Path, sinks: &[Sink], scale: Scale) -> String {
+    let rts: Vec<String> = (1..=scale.routes)
         .map(|i| format!("\"65000:{i}\""))
         .collect();
     let mut extra = format!(
@@ -229,22 +273,23 @@ fn agent_config(dir: &std::path::Path, sinks: &[Sink]) -> String {
         rts.join(", ")
     );
     for (i, s) in sinks.iter().enumerate() {
-        let group = if i < 4 { "first4" } else { "last4" };
+        let group = if i < scale.group { "first" } else { "rest" };
         extra.push_str(&format!(
             "\n[[bgp.peers]]\naddress = \"{}\"\nremote_as = {PEER_AS}\nport = {}\ngroup = \"{group}\"\n",
             s.addr.ip(),
             s.addr.port()
         ));
     }
-    extra.push_str("\n[[bgp.groups]]\nname = \"first4\"\n\n[[bgp.groups]]\nname = \"last4\"\n");
+    extra.push_str("\n[[bgp.groups]]\nname = \"first\"\n\n[[bgp.groups]]\nname = \"rest\"\n");
     common::test_config(dir, &extra)
 }
 
 /// Waits until every sink is Established, has had the initial
 /// advertisement, and the line has been quiet for 300 ms.
-fn wait_synced(sinks: &[Sink]) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let min_updates = ROUTE_TARGETS.div_ceil(250);
+fn wait_synced(sinks: &[Sink], scale: Scale) {
+    let limit = scale.sync_time();
+    let deadline = Instant::now() + limit;
+    let min_updates = scale.routes.div_ceil(250);
     loop {
         let ready = sinks.iter().all(|s| {
             let st = s.shared.0.lock().unwrap();
@@ -260,20 +305,35 @@ fn wait_synced(sinks: &[Sink]) {
         }
         assert!(
             Instant::now() < deadline,
-            "BGP sinks not established and synced within 30 s"
+            "BGP sinks not established and synced within {limit:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The 99th percentile (nearest rank).
+fn p99(samples: &[Duration]) -> Duration {
+    let mut s = samples.to_vec();
+    s.sort();
+    match s.len() {
+        0 => Duration::ZERO,
+        n => s[((n * 99).div_ceil(100)).saturating_sub(1).min(n - 1)],
+    }
+}
+
 fn main() {
+    let scale = Scale::from_env();
+    println!(
+        "scale: {} peers, {} RTC routes each",
+        scale.peers, scale.routes
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let (key, _) = common::key_pair(dir.path());
-    let sinks: Vec<Sink> = (0..PEERS)
+    let sinks: Vec<Sink> = (0..scale.peers)
         .map(|i| Sink::start(Ipv4Addr::new(127, 0, 0, 2 + i as u8), true))
         .collect();
-    let agent = AgentProcess::start(dir.path(), &agent_config(dir.path(), &sinks));
-    wait_synced(&sinks);
+    let agent = AgentProcess::start(dir.path(), &agent_config(dir.path(), &sinks, scale));
+    wait_synced(&sinks, scale);
     let (mut c, _) = netconf_connect(agent.addr, "keyuser", &key).unwrap();
     for _ in 0..20 {
         c.rpc(GET_CONFIG);
@@ -298,14 +358,16 @@ fn main() {
     }
 
     // --- export throughput to 1, 4, 8 peers; the 1-peer export is captured
-    let cases = [
-        (1, "<ipv4-address>127.0.0.2</ipv4-address>"),
-        (4, "<group>first4</group>"),
-        (8, "<all/>"),
-    ];
+    let mut cases = vec![(1, "<ipv4-address>127.0.0.2</ipv4-address>")];
+    if scale.group > 1 {
+        cases.push((scale.group, "<group>first</group>"));
+    }
+    if scale.peers > scale.group {
+        cases.push((scale.peers, "<all/>"));
+    }
     let mut capture = Vec::new();
     let mut export = Vec::new();
-    for (n, selector) in cases {
+    for &(n, selector) in &cases {
         let rpc = refresh_rpc(selector, "export");
         let (mut times, mut replies) = (Vec::new(), Vec::new());
         let begin = Instant::now();
@@ -331,7 +393,7 @@ fn main() {
     drop(agent);
     let routes = count_routes(&capture);
     assert_eq!(
-        routes, ROUTE_TARGETS,
+        routes, scale.routes,
         "the captured export carries every route"
     );
     println!(
@@ -341,7 +403,7 @@ fn main() {
     );
 
     // --- the raw anchor: the same bytes, written by pre-started threads
-    let raw: Vec<Sink> = (0..PEERS)
+    let raw: Vec<Sink> = (0..scale.peers)
         .map(|i| Sink::start(Ipv4Addr::new(127, 0, 0, 2 + i as u8), false))
         .collect();
     let capture = Arc::new(capture);
@@ -361,7 +423,7 @@ fn main() {
         })
         .collect();
     let mut raw_times = Vec::new();
-    for (n, _) in cases {
+    for &(n, _) in &cases {
         let mut times = Vec::new();
         let begin = Instant::now();
         while times.len() < EXPORT_REPS && begin.elapsed() < EXPORT_TIME {
@@ -385,7 +447,10 @@ fn main() {
         refresh.len(),
         us(rp_med)
     );
-    header("BGP soft reset (lower is better for latency, higher for throughput)");
+    header(&format!(
+        "BGP soft reset, {} peers × {} RTC routes (lower is better for latency, higher for throughput)",
+        scale.peers, scale.routes
+    ));
     row(
         "refresh-to-wire latency, median",
         us(r_med),
@@ -400,11 +465,18 @@ fn main() {
         "µs",
         "anchor: get-config round trip, same session",
     );
+    row(
+        "refresh-to-wire latency, p99",
+        us(p99(&refresh)),
+        us(p99(&anchor)),
+        "µs",
+        "anchor: get-config round trip, same session",
+    );
     for ((n, times, replies), raw) in export.iter().zip(&raw_times) {
         let (t, _) = percentiles(times);
         let (rt, _) = percentiles(raw);
         let (reply, _) = percentiles(replies);
-        let routes = (ROUTE_TARGETS * n) as f64;
+        let routes = (scale.routes * n) as f64;
         row(
             &format!("export soft reset, {n} peer(s), RTC routes/s"),
             routes / t.as_secs_f64(),
