@@ -955,6 +955,9 @@ impl ConfigStore {
             Ok(()) => {
                 self.with(|s| {
                     s.undo = None;
+                    if let Err(e) = s.ds.candidate_follows_running() {
+                        warn!(error = %e, "candidate could not follow running");
+                    }
                     on_applied(s);
                 });
                 result
