@@ -3,15 +3,18 @@
 //! per RPC) and renders the engine's state as YANG data.
 
 mod errors;
+pub mod events;
 mod refresh_bgp_vpn_target;
 mod state;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth;
 use crate::bgp::BgpHandle;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
+use crate::netconf::notify::Notifier;
 use crate::netconf::{Application, BoxFuture, RpcContext};
 use crate::schema::{Schema, ValidatedRpc};
 
@@ -31,6 +34,8 @@ pub struct Agent {
     schema: Schema,
     bgp: BgpHandle,
     rpc_timeout: Duration,
+    /// Where finished soft resets are announced (RFC 5277 events).
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Agent {
@@ -48,13 +53,26 @@ impl Agent {
             schema,
             bgp,
             rpc_timeout,
+            notifier: None,
         })
+    }
+
+    /// Announces finished soft resets on `notifier`'s event stream.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Agent {
+        self.notifier = Some(notifier);
+        self
     }
 
     async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
         match rpc.name.as_str() {
             refresh_bgp_vpn_target::NAME => {
-                refresh_bgp_vpn_target::handle(&rpc, &self.bgp, self.rpc_timeout).await
+                refresh_bgp_vpn_target::handle(
+                    &rpc,
+                    &self.bgp,
+                    self.rpc_timeout,
+                    self.notifier.as_deref(),
+                )
+                .await
             }
             other => Err(RpcError::unsupported_operation(other)),
         }
