@@ -1,0 +1,326 @@
+//! Notifications over real SSH sessions (RFC 5277 create-subscription with
+//! replay and interleave, RFC 6470 session events), with libssh2 as the
+//! client; every event XML is validated against the YANG modules with
+//! yanglint.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+
+const NOTIF_NS: &str = "urn:ietf:params:xml:ns:netconf:notification:1.0";
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn subscribe(params: &str) -> String {
+    format!("<create-subscription xmlns=\"{NOTIF_NS}\">{params}</create-subscription>")
+}
+
+fn refresh_all() -> &'static str {
+    "<refresh-bgp-vpn-target xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><all/><direction>import</direction></refresh-bgp-vpn-target>"
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+/// Validates a whole `<notification>` message against the YANG modules
+/// of yang/ (RFC 6470, RFC 5277, ncagent-bgp-events) with yanglint.
+fn validate(msg: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("n.xml");
+    std::fs::File::create(&file)
+        .unwrap()
+        .write_all(msg.as_bytes())
+        .unwrap();
+    let yang = concat!(env!("CARGO_MANIFEST_DIR"), "/yang");
+    let out = std::process::Command::new("yanglint")
+        .args(["-t", "nc-notif", "-p", yang])
+        .arg(format!("{yang}/ietf-netconf-notifications@2012-02-06.yang"))
+        .arg(format!("{yang}/nc-notifications@2008-07-14.yang"))
+        .arg(format!("{yang}/ncagent-bgp-events@2026-11-29.yang"))
+        .arg(&file)
+        .output()
+        .expect("yanglint (libyang2-tools) is installed");
+    assert!(
+        out.status.success(),
+        "{msg}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Reads messages until one contains `want`; returns it and the
+/// notifications read on the way. Bounded by the client's 20 s read limit
+/// and 200 messages.
+fn recv_until(c: &mut Client, want: &str) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let m = c.recv().expect("session open");
+        if m.contains(want) {
+            return (m, seen);
+        }
+        seen.push(m);
+    }
+    panic!("no message with {want} in 200: {seen:?}");
+}
+
+/// Sends an rpc without waiting for the reply.
+fn send_rpc(c: &mut Client, id: &str, body: &str) {
+    let msg = format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"{id}\">{body}</rpc>");
+    c.send_framed(msg.as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_events_interleaved_with_replies() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut a = Client::connect_hello(addr, ADMIN);
+        // RFC 5277 §3.1.1, §6.1.
+        assert!(a.server_hello.contains("urn:ietf:params:netconf:capability:notification:1.0"));
+        assert!(a.server_hello.contains("urn:ietf:params:netconf:capability:interleave:1.0"));
+        let r = a.rpc(&subscribe("<stream>NETCONF</stream>"));
+        assert!(r.contains("<ok/>"), "{r}");
+
+        // Another client logs in: RFC 6470 netconf-session-start.
+        let mut b = Client::connect_hello(addr, MONITOR);
+        let b_id = text_of(&b.server_hello, "session-id").unwrap().to_owned();
+        let (start, _) = recv_until(&mut a, "<netconf-session-start");
+        assert!(start.contains("<username>monitor</username>"), "{start}");
+        assert!(start.contains(&format!("<session-id>{b_id}</session-id>")), "{start}");
+        assert!(start.contains("<source-host>127.0.0.1</source-host>"), "{start}");
+        assert!(text_of(&start, "eventTime").unwrap().contains('.'), "fraction: {start}");
+        validate(&start);
+
+        // Interleave (RFC 5277 §6): an rpc on the subscribed session is
+        // answered; replies stay in order whatever events come between.
+        send_rpc(&mut a, "m1", "<get><filter type=\"subtree\"><netconf xmlns=\"urn:ietf:params:xml:ns:netmod:notification\"/></filter></get>");
+        let b2 = Client::connect_hello(addr, OPERATOR);
+        send_rpc(&mut a, "m2", &subscribe(""));
+        drop(b2);
+        let (r1, _) = recv_until(&mut a, "message-id=\"m1\"");
+        // RFC 5277 §3.2.5: the stream list, with replay support.
+        assert!(r1.contains("<name>NETCONF</name>"), "{r1}");
+        assert!(r1.contains("<replaySupport>true</replaySupport>"), "{r1}");
+        assert!(r1.contains("<replayLogCreationTime>"), "{r1}");
+        let (r2, _) = recv_until(&mut a, "message-id=\"m2\"");
+        // One subscription per session.
+        assert_eq!(text_of(&r2, "error-tag"), Some("in-use"), "{r2}");
+
+        // The other client leaves with close-session: session-end, closed.
+        let r = b.rpc("<close-session/>");
+        assert!(r.contains("<ok/>"), "{r}");
+        let want = format!("<session-id>{b_id}</session-id>");
+        let mut end = None;
+        for _ in 0..10 {
+            let (m, _) = recv_until(&mut a, "<netconf-session-end");
+            if m.contains(&want) {
+                end = Some(m);
+                break;
+            }
+        }
+        let end = end.unwrap();
+        assert!(end.contains("<termination-reason>closed</termination-reason>"), "{end}");
+        validate(&end);
+
+        // RFC 6022: out-notifications counts what this session was sent.
+        let a_id = text_of(&a.server_hello, "session-id").unwrap().to_owned();
+        send_rpc(&mut a, "m3", "<get><filter type=\"subtree\"><netconf-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring\"><sessions/></netconf-state></filter></get>");
+        let (r3, _) = recv_until(&mut a, "message-id=\"m3\"");
+        let row = r3.split("<session>").find(|s| s.contains(&format!("<session-id>{a_id}</session-id>"))).unwrap();
+        let n: u64 = text_of(row, "out-notifications").unwrap().parse().unwrap();
+        assert!(n >= 4, "{row}");
+
+        // Parameter errors of RFC 5277 §2.1.1, on a fresh session.
+        let mut c = Client::connect_hello(addr, ADMIN);
+        let r = c.rpc(&subscribe("<stream>SYSLOG</stream>"));
+        assert_eq!(text_of(&r, "error-tag"), Some("invalid-value"), "{r}");
+        let r = c.rpc(&subscribe("<stopTime>2026-01-01T00:00:00Z</stopTime>"));
+        assert_eq!(text_of(&r, "error-tag"), Some("missing-element"), "{r}");
+        assert_eq!(text_of(&r, "bad-element"), Some("startTime"), "{r}");
+        let future = rfc3339(SystemTime::now() + Duration::from_secs(3600));
+        let r = c.rpc(&subscribe(&format!("<startTime>{future}</startTime>")));
+        assert_eq!(text_of(&r, "error-tag"), Some("bad-element"), "{r}");
+        assert_eq!(text_of(&r, "bad-element"), Some("startTime"), "{r}");
+        let r = c.rpc(&subscribe("<startTime>2026-01-02T00:00:00Z</startTime><stopTime>2026-01-01T00:00:00Z</stopTime>"));
+        assert_eq!(text_of(&r, "bad-element"), Some("stopTime"), "{r}");
+        let r = c.rpc(&subscribe("<startTime>yesterday</startTime>"));
+        assert_eq!(text_of(&r, "error-tag"), Some("bad-element"), "{r}");
+    })
+    .await;
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_after_reconnect_and_stop_time() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut a = Client::connect_hello(addr, ADMIN);
+        let r = a.rpc(&subscribe(""));
+        assert!(r.contains("<ok/>"), "{r}");
+        let before = SystemTime::now();
+        // A soft reset (no peers configured: completed, no peer) and a
+        // session that comes and goes.
+        let r = a.rpc(refresh_all());
+        assert!(r.contains("<ok/>"), "{r}");
+        let mut b = Client::connect_hello(addr, MONITOR);
+        let b_id = text_of(&b.server_hello, "session-id").unwrap().to_owned();
+        b.rpc("<close-session/>");
+        let (last, seen) = recv_until(&mut a, "<netconf-session-end");
+        let soft = seen
+            .iter()
+            .find(|m| m.contains("<soft-reset"))
+            .expect("soft-reset event");
+        assert!(soft.contains("<outcome>completed</outcome>"), "{soft}");
+        validate(soft);
+        let last_time = text_of(&last, "eventTime").unwrap().to_owned();
+        // The subscriber goes away without close-session.
+        drop(a);
+
+        // It comes back and replays from a time before the events.
+        let mut a2 = Client::connect_hello(addr, ADMIN);
+        let r = a2.rpc(&subscribe(&format!(
+            "<startTime>{}</startTime>",
+            rfc3339(before)
+        )));
+        assert!(r.contains("<ok/>"), "{r}");
+        let (_, replayed) = recv_until(&mut a2, "<replayComplete");
+        assert!(
+            replayed.iter().any(|m| m.contains("<soft-reset")),
+            "{replayed:?}"
+        );
+        assert!(
+            replayed.iter().any(|m| m.contains("<netconf-session-start")
+                && m.contains(&format!("<session-id>{b_id}</session-id>"))),
+            "{replayed:?}"
+        );
+        // The first subscriber's own end, dropped (no close-session).
+        let dropped = replayed
+            .iter()
+            .find(|m| m.contains("<termination-reason>dropped</termination-reason>"))
+            .expect("dropped session-end");
+        validate(dropped);
+        // Replayed events are in time order.
+        let times: Vec<&str> = replayed
+            .iter()
+            .map(|m| text_of(m, "eventTime").unwrap())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted);
+        // Live events follow the replay on the same subscription.
+        let r = a2.rpc(refresh_all());
+        assert!(r.contains("<ok/>") || r.contains("<soft-reset"), "{r}");
+        recv_until(&mut a2, "<soft-reset");
+
+        // startTime + stopTime in the past: replay, replayComplete,
+        // notificationComplete; then the session may subscribe again.
+        let mut c = Client::connect_hello(addr, ADMIN);
+        let r = c.rpc(&subscribe(&format!(
+            "<startTime>{}</startTime><stopTime>{last_time}</stopTime>",
+            rfc3339(before)
+        )));
+        assert!(r.contains("<ok/>"), "{r}");
+        let (_, replayed) = recv_until(&mut c, "<replayComplete");
+        assert!(!replayed.is_empty());
+        for m in &replayed {
+            assert!(
+                text_of(m, "eventTime").unwrap() <= last_time.as_str(),
+                "{m}"
+            );
+        }
+        let (done, _) = recv_until(&mut c, "<notificationComplete");
+        validate(&done);
+        let r = c.rpc(&subscribe(""));
+        assert!(r.contains("<ok/>"), "{r}");
+    })
+    .await;
+    agent.stop().await;
+}
+
+/// A subscriber that stops reading: other sessions' replies are not
+/// delayed, its queue stays bounded, and it is closed (docs/notifications.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_subscriber_is_closed_without_delaying_others() {
+    let agent =
+        TestAgent::start("[limits]\nreplay_bytes = 4096\nmax_notification_queue = 16384\n").await;
+    let addr = agent.addr;
+    let state = agent.running.as_ref().unwrap().state.clone();
+    blocking(move || {
+        // A watcher that reads everything.
+        let mut watch = Client::connect_hello(addr, ADMIN);
+        assert!(watch.rpc(&subscribe("")).contains("<ok/>"));
+
+        // The slow subscriber: a 16 KiB channel window, and it never reads.
+        let s = ssh_session(addr);
+        s.userauth_password(MONITOR.0, MONITOR.1).unwrap();
+        let mut ch = s.channel_open("session", 16 * 1024, 16 * 1024, None).unwrap();
+        ch.subsystem("netconf").unwrap();
+        let hello = format!("<hello xmlns=\"{BASE_NS}\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>");
+        ch.write_all(hello.as_bytes()).unwrap();
+        let rpc = format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"1\">{}</rpc>]]>]]>", subscribe(""));
+        ch.write_all(rpc.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let slow_id = loop {
+            assert!(Instant::now() < deadline, "slow session not seen");
+            let rows = state.sessions_snapshot();
+            if let Some(r) = rows.iter().find(|r| r.user == MONITOR.0)
+                && state.notifier.is_subscribed(r.id)
+            {
+                break r.id;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+
+        // Another session produces events as fast as it can (one per
+        // refresh) and measures its own replies.
+        let mut w = Client::connect_hello(addr, OPERATOR);
+        let t0 = Instant::now();
+        let mut worst = Duration::ZERO;
+        for _ in 0..300 {
+            let t = Instant::now();
+            let r = w.rpc(refresh_all());
+            assert!(r.contains("<ok/>"), "{r}");
+            worst = worst.max(t.elapsed());
+        }
+        let total = t0.elapsed();
+        // Replies never waited for the slow subscriber (ncclient-free, one
+        // at a time: well under a second each even on a busy machine).
+        assert!(worst < Duration::from_secs(2), "worst reply {worst:?}");
+        assert!(total < Duration::from_secs(60), "total {total:?}");
+
+        // The slow subscriber was closed by the overflow policy.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while state.sessions_snapshot().iter().any(|r| r.id == slow_id) {
+            assert!(Instant::now() < deadline, "slow subscriber still open");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(state.notifier.overflows.load(Ordering::Relaxed), 1);
+        // The watcher, which reads, is still subscribed and saw it end.
+        let want = format!("<session-id>{slow_id}</session-id>");
+        let mut end = None;
+        for _ in 0..400 {
+            let m = watch.recv().expect("watcher open");
+            if m.contains("<netconf-session-end") && m.contains(&want) {
+                end = Some(m);
+                break;
+            }
+        }
+        let end = end.expect("session-end of the slow subscriber");
+        assert!(end.contains("<termination-reason>other</termination-reason>"), "{end}");
+        validate(&end);
+        // The replay buffer stayed within its bound.
+        let (_, bytes) = state.notifier.replay_len();
+        assert!(bytes <= 4096, "{bytes}");
+        drop(ch);
+    })
+    .await;
+    agent.stop().await;
+}
