@@ -39,12 +39,23 @@ fn validate(msg: &str) {
         .unwrap()
         .write_all(msg.as_bytes())
         .unwrap();
+    // Operational data holding the config-change targets of the tests
+    // (instance-identifier require-instance, RFC 7950 §9.13).
+    let operational = dir.path().join("operational.xml");
+    std::fs::write(
+        &operational,
+        "<bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><neighbors/></bgp>",
+    )
+    .unwrap();
     let yang = concat!(env!("CARGO_MANIFEST_DIR"), "/yang");
     let out = std::process::Command::new("yanglint")
-        .args(["-t", "nc-notif", "-p", yang])
+        .args(["-t", "nc-notif", "-p", yang, "-O"])
+        .arg(&operational)
         .arg(format!("{yang}/ietf-netconf-notifications@2012-02-06.yang"))
         .arg(format!("{yang}/nc-notifications@2008-07-14.yang"))
         .arg(format!("{yang}/ncagent-bgp-events@2026-11-29.yang"))
+        // For the instance-identifiers of config-change targets.
+        .arg(format!("{yang}/ncagent-bgp@2026-11-29.yang"))
         .arg(&file)
         .output()
         .expect("yanglint (libyang2-tools) is installed");
@@ -323,4 +334,100 @@ async fn slow_subscriber_is_closed_without_delaying_others() {
     })
     .await;
     agent.stop().await;
+}
+
+/// Every kind of event, as the agent writes it, is valid against its YANG
+/// module (RFC 6470 config-change and confirmed-commit through the API the
+/// datastore operations call; the BGP events with every cause).
+#[tokio::test]
+async fn every_event_kind_is_valid_yang() {
+    use ncagent::bgp::{
+        Direction, DownCause, PeerEvent, PeerSelector, RefreshError, RefreshOutcome, SessionState,
+        SkipReason,
+    };
+    use ncagent::netconf::notify::*;
+    use ncagent::northbound::events::{peer_state_xml, soft_reset_xml};
+
+    let hub = Notifier::new(NotifyLimits::default());
+    let mut rx = hub.attach(1);
+    hub.subscribe(1, None, None, None).unwrap();
+    let who = SessionInfo {
+        session_id: 4,
+        username: "ops".into(),
+        source_host: Some("::1".parse().unwrap()),
+    };
+    hub.config_change(
+        &ChangedBy::User(who.clone()),
+        "running",
+        &[Edit {
+            operation: EditOperation::Merge,
+            target: "/nbgp:bgp/nbgp:neighbors".into(),
+            namespaces: vec![("nbgp".into(), "urn:ncagent:yang:ncagent-bgp".into())],
+        }],
+    );
+    hub.config_change(&ChangedBy::Server, "startup", &[]);
+    hub.confirmed_commit(ConfirmEvent::Start, Some(&who), Some(600));
+    hub.confirmed_commit(ConfirmEvent::Timeout, None, None);
+    hub.session_end(&who, TerminationReason::Killed, Some(9));
+    let a = "10.0.0.1".parse().unwrap();
+    let outcome = RefreshOutcome {
+        refreshed: vec![a],
+        skipped: vec![(
+            "2001:db8::2".parse().unwrap(),
+            SkipReason::RouteRefreshNotNegotiated,
+        )],
+    };
+    hub.publish(soft_reset_xml(
+        &PeerSelector::Group("g1".into()),
+        Direction::Export,
+        &Ok(outcome),
+    ));
+    hub.publish(soft_reset_xml(
+        &PeerSelector::Ipv6("2001:db8::2".parse().unwrap()),
+        Direction::Import,
+        &Err(RefreshError::RouteRefreshNotNegotiated(
+            "2001:db8::2".parse().unwrap(),
+        )),
+    ));
+    hub.publish(soft_reset_xml(
+        &PeerSelector::External,
+        Direction::Import,
+        &Err(RefreshError::Timeout),
+    ));
+    for cause in [
+        None,
+        Some(DownCause::NotificationSent {
+            code: 4,
+            subcode: 0,
+        }),
+        Some(DownCause::NotificationReceived {
+            code: 6,
+            subcode: 2,
+        }),
+        Some(DownCause::Closed("connection closed by peer".into())),
+    ] {
+        let up = cause.is_none();
+        hub.publish(peer_state_xml(&PeerEvent {
+            address: a,
+            remote_as: 65001,
+            previous: if up {
+                SessionState::OpenConfirm
+            } else {
+                SessionState::Established
+            },
+            state: if up {
+                SessionState::Established
+            } else {
+                SessionState::Idle
+            },
+            cause,
+            time: SystemTime::now(),
+        }));
+    }
+    let mut n = 0;
+    while let Some(o) = rx.try_recv() {
+        validate(&o.message);
+        n += 1;
+    }
+    assert_eq!(n, 12);
 }
