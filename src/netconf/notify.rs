@@ -466,11 +466,12 @@ impl Notifier {
         }
         sink.subscription = Some(sub);
         drop(inner);
-        if let Some(stop) = stop {
-            // The subscription ends at stopTime even if no event comes.
+        // The subscription ends at stopTime even if no event comes (outside
+        // a runtime, at the first event after it).
+        if let (Some(stop), Ok(rt)) = (stop, tokio::runtime::Handle::try_current()) {
             let hub = Arc::downgrade(self);
             let wait = stop.duration_since(now).unwrap_or_default();
-            tokio::spawn(async move {
+            rt.spawn(async move {
                 tokio::time::sleep(wait).await;
                 if let Some(hub) = hub.upgrade() {
                     hub.complete(session_id, generation);
