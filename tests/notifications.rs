@@ -431,3 +431,26 @@ async fn every_event_kind_is_valid_yang() {
     }
     assert_eq!(n, 12);
 }
+
+/// A subscriber only listens: the idle timeout does not close it, while
+/// it still closes a session that neither subscribes nor sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_spares_subscribers() {
+    let agent = TestAgent::start("[limits]\nidle_timeout_secs = 1\n").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut sub = Client::connect_hello(addr, ADMIN);
+        assert!(sub.rpc(&subscribe("")).contains("<ok/>"));
+        let mut idle = Client::connect_hello(addr, MONITOR);
+        // Drain the session-start of `idle` so that the next read waits.
+        recv_until(&mut sub, "<netconf-session-start");
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(idle.closed(), "an idle session is closed");
+        let r = sub.rpc("<get><filter type=\"subtree\"><netconf xmlns=\"urn:ietf:params:xml:ns:netmod:notification\"/></filter></get>");
+        // Notifications (the idle session's end) may come first.
+        let r = if r.contains("<rpc-reply") { r } else { recv_until(&mut sub, "<rpc-reply").0 };
+        assert!(r.contains("<name>NETCONF</name>"), "{r}");
+    })
+    .await;
+    agent.stop().await;
+}

@@ -465,7 +465,15 @@ async fn process_messages(
     loop {
         let next = async {
             match state.limits.idle_timeout {
-                Some(t) => tokio::time::timeout(t, rx.recv()).await.ok(),
+                Some(t) => loop {
+                    match tokio::time::timeout(t, rx.recv()).await {
+                        Ok(m) => break Some(m),
+                        // A subscriber is not idle: it listens (RFC 5277);
+                        // the write stall bound still applies to it.
+                        Err(_) if state.notifier.is_subscribed(guard.id) => {}
+                        Err(_) => break None,
+                    }
+                },
                 None => Some(rx.recv().await),
             }
         };
