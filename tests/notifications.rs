@@ -454,3 +454,46 @@ async fn idle_timeout_spares_subscribers() {
     .await;
     agent.stop().await;
 }
+
+/// RFC 6470: a killed session's end names the killer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_end_of_a_killed_session_names_the_killer() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut a = Client::connect_hello(addr, ADMIN);
+        let a_id = text_of(&a.server_hello, "session-id").unwrap().to_owned();
+        assert!(a.rpc(&subscribe("")).contains("<ok/>"));
+        let b = Client::connect_hello(addr, MONITOR);
+        let b_id = text_of(&b.server_hello, "session-id").unwrap().to_owned();
+        send_rpc(
+            &mut a,
+            "k",
+            &format!("<kill-session><session-id>{b_id}</session-id></kill-session>"),
+        );
+        let (r, _) = recv_until(&mut a, "message-id=\"k\"");
+        assert!(r.contains("<ok/>"), "{r}");
+        let want = format!("<session-id>{b_id}</session-id>");
+        let mut end = None;
+        for _ in 0..10 {
+            let (m, _) = recv_until(&mut a, "<netconf-session-end");
+            if m.contains(&want) {
+                end = Some(m);
+                break;
+            }
+        }
+        let end = end.unwrap();
+        assert!(
+            end.contains("<termination-reason>killed</termination-reason>"),
+            "{end}"
+        );
+        assert!(
+            end.contains(&format!("<killed-by>{a_id}</killed-by>")),
+            "{end}"
+        );
+        validate(&end);
+        drop(b);
+    })
+    .await;
+    agent.stop().await;
+}
