@@ -15,9 +15,10 @@ use crate::bgp::{BgpError, BgpHandle, Engine};
 use crate::config::{Config, ConfigError, UserConfig};
 use crate::netconf::ServerState;
 use crate::netconf::framing::FramingLimits;
+use crate::netconf::notify::Notifier;
 use crate::netconf::state::{FlowLimits, SessionLimits};
 use crate::northbound::config::{self as config_store, OpenError};
-use crate::northbound::{Agent, MissingHandler};
+use crate::northbound::{Agent, MissingHandler, events};
 use crate::schema::{DeviceProfile, Schema, SchemaError};
 use crate::ssh::admission::{AdmissionLimits, MaxStartups};
 use crate::ssh::{
@@ -197,7 +198,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let l = &config.limits;
     let rpc_timeout = Duration::from_secs(l.rpc_timeout_secs);
     let store = opened.into_store(bgp.clone(), rpc_timeout);
-    let app = Arc::new(Agent::new(schema, bgp.clone(), rpc_timeout, store)?);
+    let notifier = Notifier::new(l.notify_limits());
+    let app = Arc::new(
+        Agent::new(schema, bgp.clone(), rpc_timeout, store)?.with_notifier(notifier.clone()),
+    );
+    events::forward_peer_events(&bgp, notifier.clone(), shutdown.clone());
     info!(device = %profile.describe(), "device model");
     let limits = SessionLimits {
         framing: FramingLimits {
@@ -220,7 +225,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         login_grace: l.login_grace(),
         max_authenticated: l.max_sessions + CONNECTION_HEADROOM,
     };
-    let state = ServerState::with_flow(app, limits, flow, shutdown.clone());
+    let state = ServerState::with_notifier(app, limits, flow, notifier, shutdown.clone());
     let throttle = Arc::new(Throttle::new(
         l.max_auth_failures,
         Duration::from_secs(l.auth_lockout_secs),

@@ -101,6 +101,13 @@ pub struct Limits {
     /// Seconds a reply may wait for the client to read before the session
     /// is closed (0: never).
     pub write_stall_secs: u64,
+    /// Events kept for replay (RFC 5277 `startTime`).
+    pub replay_events: usize,
+    /// Bytes of events kept for replay.
+    pub replay_bytes: usize,
+    /// Bytes of notifications a session may have queued and not yet
+    /// written; a subscriber that lets more pile up is closed.
+    pub max_notification_queue: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +127,9 @@ impl Default for Limits {
             max_input_backlog: crate::netconf::state::DEFAULT_INPUT_BACKLOG,
             max_reply_queue: crate::netconf::state::DEFAULT_REPLY_QUEUE,
             write_stall_secs: crate::netconf::state::DEFAULT_WRITE_STALL.as_secs(),
+            replay_events: crate::netconf::notify::DEFAULT_REPLAY_EVENTS,
+            replay_bytes: crate::netconf::notify::DEFAULT_REPLAY_BYTES,
+            max_notification_queue: crate::netconf::notify::DEFAULT_NOTIFICATION_QUEUE,
         }
     }
 }
@@ -136,6 +146,13 @@ impl Limits {
     }
     pub fn write_stall(&self) -> Option<Duration> {
         (self.write_stall_secs > 0).then(|| Duration::from_secs(self.write_stall_secs))
+    }
+    pub fn notify_limits(&self) -> crate::netconf::notify::NotifyLimits {
+        crate::netconf::notify::NotifyLimits {
+            replay_events: self.replay_events,
+            replay_bytes: self.replay_bytes,
+            queue_bytes: self.max_notification_queue,
+        }
     }
 
     /// `max_startups` as (start, rate, full).
@@ -307,6 +324,26 @@ impl Config {
                 "must be between 4096 and 4294967295 bytes",
             ));
         }
+        if l.replay_events == 0 {
+            return Err(ConfigError::invalid(
+                "limits.replay_events",
+                "must be at least 1",
+            ));
+        }
+        if l.replay_bytes < 4096 {
+            return Err(ConfigError::invalid(
+                "limits.replay_bytes",
+                "must be at least 4096 bytes",
+            ));
+        }
+        // A replay from the oldest event must fit in a subscriber's queue,
+        // or every replaying subscriber would be closed at once.
+        if l.max_notification_queue < l.replay_bytes.saturating_mul(2) {
+            return Err(ConfigError::invalid(
+                "limits.max_notification_queue",
+                "must be at least twice limits.replay_bytes",
+            ));
+        }
         crate::schema::DeviceProfile::lookup(
             &self.device.model,
             self.device.forwarding_mode.as_deref(),
@@ -392,6 +429,12 @@ mod tests {
             ),
             ("max_input_backlog = 10", "limits.max_input_backlog"),
             ("max_reply_queue = 10", "limits.max_reply_queue"),
+            ("replay_events = 0", "limits.replay_events"),
+            ("replay_bytes = 100", "limits.replay_bytes"),
+            (
+                "replay_bytes = 1048576\nmax_notification_queue = 1048576",
+                "limits.max_notification_queue",
+            ),
         ] {
             let e = Config::from_toml(&format!("[limits]\n{bad}\n")).unwrap_err();
             assert!(e.to_string().contains(key), "{bad}: {e}");

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use rustbgpd_wire::{RouteRefreshSubtype, RtcNlri};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,10 @@ use super::fsm::{Accepted, SessionState};
 use super::outbox::{Counters, ExportPlan, Outbox};
 use super::rib::{AdjRibIn, adj_rib_out};
 use super::session::{ConnId, SessionEvent};
-use super::{BgpConfig, BgpError, BgpHandle, PeerConfig, Request, SoftResetRecord};
+use super::{
+    BgpConfig, BgpError, BgpHandle, DownCause, PEER_EVENT_QUEUE, PeerConfig, PeerEvent, Request,
+    SoftResetRecord,
+};
 
 /// Requests queued towards the engine before callers wait.
 const REQUEST_QUEUE: usize = 64;
@@ -193,6 +196,9 @@ struct Engine {
     listener_stop: Option<CancellationToken>,
     listen_tx: watch::Sender<Option<SocketAddr>>,
     shutdown: CancellationToken,
+    /// Peer state changes for the agent's notifications; `send` never
+    /// waits (a broadcast overwrites what slow receivers did not read).
+    events: broadcast::Sender<PeerEvent>,
 }
 
 pub(super) async fn start(
@@ -232,6 +238,7 @@ pub(super) async fn start(
         .map(|(p, key)| Peer::new(key, p.clone(), config.local_as, now))
         .collect();
     let (listen_tx, listen_rx) = watch::channel(listen_addr);
+    let (events, _) = broadcast::channel(PEER_EVENT_QUEUE);
     let listener_stop = listener.as_ref().map(|_| shutdown.child_token());
     let mut engine = Engine {
         local_as: config.local_as,
@@ -253,6 +260,7 @@ pub(super) async fn start(
         listener_stop: None,
         listen_tx,
         shutdown: shutdown.clone(),
+        events: events.clone(),
     };
     if let (Some(l), Some(stop)) = (listener, listener_stop) {
         tokio::spawn(connect::accept_loop(l, int_tx, stop.clone()));
@@ -265,6 +273,7 @@ pub(super) async fn start(
         BgpHandle {
             tx: req_tx,
             listen_addr: listen_rx,
+            events,
         },
         task,
     ))
@@ -302,7 +311,8 @@ impl Engine {
                             tracing::error!(error = %e, "BGP session task failed");
                             // The task could not report Down itself.
                             if let Some(conn) = self.task_conn.remove(&e.id()) {
-                                self.on_session_event(SessionEvent::Down { conn, reason: format!("session task failed: {e}"), notification: false });
+                                let reason = format!("session task failed: {e}");
+                                self.on_session_event(SessionEvent::Down { conn, cause: DownCause::Closed(reason.clone()), reason, notification: false });
                             }
                         }
                     }
@@ -455,6 +465,7 @@ impl Engine {
                 conn,
                 reason,
                 notification,
+                cause,
             } => {
                 let Some(idx) = self.conn_peer.remove(&conn) else {
                     return;
@@ -463,6 +474,15 @@ impl Engine {
                 p.conns.retain(|c| c.id != conn);
                 if let Some(est) = p.est.take_if(|e| e.conn == conn) {
                     warn!(peer = %p.addr(), %reason, "BGP session left Established");
+                    // No receiver is not an error: nobody subscribed.
+                    let _ = self.events.send(PeerEvent {
+                        address: p.addr(),
+                        remote_as: p.cfg.remote_as,
+                        previous: SessionState::Established,
+                        state: p.state(),
+                        cause: Some(cause),
+                        time: SystemTime::now(),
+                    });
                     let restart = est
                         .accepted
                         .peer_restart
@@ -538,6 +558,14 @@ impl Engine {
             router_id,
         );
         info!(peer = %p.addr(), negotiated = ?accepted.negotiated, "BGP session Established");
+        let _ = self.events.send(PeerEvent {
+            address: p.addr(),
+            remote_as: p.cfg.remote_as,
+            previous: SessionState::OpenConfirm,
+            state: SessionState::Established,
+            cause: None,
+            time: SystemTime::now(),
+        });
         p.adj_out = if accepted.negotiated.rtc {
             adj_rib_out(&self.originated, p.cfg.advertise_default_rt)
         } else {

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{BgpConfig, DEFAULT_MAX_PREFIXES, GroupConfig, MAX_GROUP_NAME_LEN, PeerConfig};
@@ -231,6 +231,36 @@ pub struct SoftResetRecord {
     pub result: SoftResetResult,
 }
 
+/// Why a session left Established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownCause {
+    /// We sent this NOTIFICATION (code, subcode), e.g. 4/0 hold timer
+    /// expired or 6/x Cease (RFC 4271 §4.5, RFC 4486).
+    NotificationSent { code: u8, subcode: u8 },
+    /// The peer sent this NOTIFICATION.
+    NotificationReceived { code: u8, subcode: u8 },
+    /// The connection ended without a NOTIFICATION (closed by the peer,
+    /// I/O error); the text says what happened.
+    Closed(String),
+}
+
+/// A peer reached Established, or left it: published by the engine on a
+/// bounded broadcast ([`BgpHandle::peer_events`]); a receiver that lags
+/// loses the oldest events, the engine never waits for one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerEvent {
+    pub address: IpAddr,
+    pub remote_as: u32,
+    pub previous: SessionState,
+    pub state: SessionState,
+    /// Set on a backward transition (leaving Established).
+    pub cause: Option<DownCause>,
+    pub time: SystemTime,
+}
+
+/// Peer events kept for receivers that have not read them yet.
+pub(crate) const PEER_EVENT_QUEUE: usize = 256;
+
 /// Operational state of one peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSnapshot {
@@ -316,6 +346,8 @@ pub struct BgpHandle {
     tx: mpsc::Sender<Request>,
     /// Follows the listener across reconfigurations.
     listen_addr: watch::Receiver<Option<SocketAddr>>,
+    /// Peer state changes (Established / left Established).
+    events: broadcast::Sender<PeerEvent>,
 }
 
 /// The embedded speaker.
@@ -413,6 +445,13 @@ impl BgpHandle {
         // request (refusing it if the deadline has passed), so a caller
         // never gives up on a change that was in fact applied.
         rx.await.map_err(|_| ReconfigureError::EngineStopped)?
+    }
+
+    /// Peer state changes from now on: a peer reaching Established and
+    /// every session leaving it, with the cause. Bounded
+    /// ([`PEER_EVENT_QUEUE`]): a receiver that falls behind gets `Lagged`.
+    pub fn peer_events(&self) -> broadcast::Receiver<PeerEvent> {
+        self.events.subscribe()
     }
 
     /// The address the listener is bound to (resolves a configured port 0);

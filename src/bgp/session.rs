@@ -15,11 +15,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
-use super::Negotiated;
 use super::codec::{self, Notify, RtcUpdate, UpdateContext, code};
 use super::fsm::{self, Accepted, Expect, SessionState};
 use super::outbox::{Outbox, Timers};
 use super::writer::{Ending, Writer, send_hold_time};
+use super::{DownCause, Negotiated};
 
 pub(crate) type ConnId = u64;
 
@@ -72,6 +72,9 @@ pub(crate) enum SessionEvent {
         /// ended by TCP termination: RFC 4724 §4.2 may keep the peer's
         /// routes (RFC 8538 is not negotiated, so a NOTIFICATION never does).
         notification: bool,
+        /// The NOTIFICATION (sent or received) or the reason, for the
+        /// peer-state events.
+        cause: DownCause,
     },
 }
 
@@ -165,6 +168,17 @@ impl Session {
             e => e,
         };
         let received = matches!(ending, Ending::Received(_));
+        let cause = match &ending {
+            Ending::Closed(r) => DownCause::Closed(r.clone()),
+            Ending::Received(n) => DownCause::NotificationReceived {
+                code: n.code,
+                subcode: n.subcode,
+            },
+            Ending::Notify(n) => DownCause::NotificationSent {
+                code: n.code,
+                subcode: n.subcode,
+            },
+        };
         let (reason, notify) = match ending {
             Ending::Closed(r) => (r, None),
             Ending::Received(n) => (format!("received NOTIFICATION {n}"), None),
@@ -186,6 +200,7 @@ impl Session {
                 conn: self.conn,
                 reason: reason.clone(),
                 notification,
+                cause,
             })
             .await;
         match notify {

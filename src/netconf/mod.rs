@@ -7,6 +7,7 @@
 pub mod error;
 pub mod framing;
 pub mod message;
+pub mod notify;
 pub mod ops;
 pub mod session;
 pub mod state;

@@ -23,8 +23,9 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::error::{AnyLayer, RpcError};
 use super::framing::{Framing, FramingError, NetconfCodec};
 use super::message::{self, ReplyBody};
+use super::notify::{self, NOTIFICATION_NS, SessionInfo, TerminationReason};
 use super::ops;
-use super::state::{InputGauge, ServerState, SessionGuard, SessionUser};
+use super::state::{InputGauge, ServerState, SessionCounters, SessionGuard, SessionUser};
 use super::{CAP_BASE_1_0, CAP_BASE_1_1, RpcContext};
 
 /// Why a session ended, for the log line.
@@ -43,6 +44,28 @@ pub enum EndReason {
     WriteStalled,
     /// More input arrived than the transport's flow control allows.
     InputOverrun,
+    /// The session's notification queue overflowed: a subscriber that
+    /// does not keep up is closed (docs/notifications.md).
+    NotificationOverflow,
+}
+
+impl EndReason {
+    /// RFC 6470 §2.1 `termination-reason` of the session-end event.
+    fn termination(&self) -> TerminationReason {
+        match self {
+            Self::CloseSession => TerminationReason::Closed,
+            Self::Killed => TerminationReason::Killed,
+            // The transport ended without <close-session>.
+            Self::ClientClosed | Self::Io(_) => TerminationReason::Dropped,
+            Self::HelloTimeout | Self::IdleTimeout => TerminationReason::Timeout,
+            Self::BadHello(_) => TerminationReason::BadHello,
+            Self::Shutdown
+            | Self::Framing(_)
+            | Self::WriteStalled
+            | Self::InputOverrun
+            | Self::NotificationOverflow => TerminationReason::Other,
+        }
+    }
 }
 
 /// Runs a session to its end. `guard` holds the session's id and is dropped
@@ -58,7 +81,7 @@ where
 {
     let span = info_span!("session", session_id = guard.id, user = %user.name);
     async move {
-        let reason = session_loop(stream, &state, &guard, &user).await;
+        let (reason, started) = session_loop(stream, &state, &guard, &user).await;
         match &reason {
             EndReason::ClientClosed | EndReason::CloseSession => info!(?reason, "session ended"),
             _ => warn!(?reason, "session ended"),
@@ -72,18 +95,62 @@ where
         ) {
             state.stats.dropped_sessions.fetch_add(1, Ordering::Relaxed);
         }
+        // RFC 6470 §2.1: a session whose start was announced announces
+        // its end; its own subscription is gone first.
+        if started {
+            state.notifier.detach(guard.id);
+            let by = guard.killed_by.load(Ordering::Relaxed);
+            state.notifier.session_end(
+                &session_info(&state, &guard, &user),
+                reason.termination(),
+                (by != 0).then_some(by),
+            );
+        }
         reason
     }
     .instrument(span)
     .await
 }
 
+fn session_info(state: &ServerState, guard: &SessionGuard, user: &SessionUser) -> SessionInfo {
+    SessionInfo {
+        session_id: guard.id,
+        username: user.name.clone(),
+        source_host: state.session_peer(guard.id).map(|a| a.ip()),
+    }
+}
+
+/// Runs the session; also says whether it got past the hello (and so
+/// announced its start).
 async fn session_loop<S>(
     stream: S,
     state: &Arc<ServerState>,
     guard: &SessionGuard,
     user: &SessionUser,
-) -> EndReason
+) -> (EndReason, bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    match hello_exchange(stream, state, guard).await {
+        Err(reason) => (reason, false),
+        Ok((framed, framing)) => {
+            // RFC 6470 §2.1: the session has started once hellos are exchanged.
+            state
+                .notifier
+                .session_start(&session_info(state, guard, user));
+            (
+                run_messages(framed, framing, state, guard, user).await,
+                true,
+            )
+        }
+    }
+}
+
+async fn hello_exchange<S>(
+    stream: S,
+    state: &Arc<ServerState>,
+    guard: &SessionGuard,
+) -> Result<(Framed<S, NetconfCodec>, Framing), EndReason>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -92,20 +159,20 @@ where
     // RFC 6241 §8.1: both sides send <hello> at once; ours goes first.
     let hello = message::server_hello(&state.capabilities, guard.id);
     if let Err(e) = framed.send(hello.as_bytes()).await {
-        return EndReason::Io(e.to_string());
+        return Err(EndReason::Io(e.to_string()));
     }
 
     let client_hello = tokio::select! {
-        _ = guard.kill.cancelled() => return killed_or_shutdown(state),
+        _ = guard.kill.cancelled() => return Err(killed_or_shutdown(state)),
         r = tokio::time::timeout(state.limits.hello_timeout, framed.next()) => match r {
             Err(_) => {
                 state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
-                return EndReason::HelloTimeout;
+                return Err(EndReason::HelloTimeout);
             }
-            Ok(None) => return EndReason::ClientClosed,
+            Ok(None) => return Err(EndReason::ClientClosed),
             Ok(Some(Err(e))) => {
                 state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
-                return EndReason::Framing(e.to_string());
+                return Err(EndReason::Framing(e.to_string()));
             }
             Ok(Some(Ok(bytes))) => bytes,
         }
@@ -114,13 +181,15 @@ where
         Ok(h) => h,
         Err(e) => {
             state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
-            return EndReason::BadHello(e);
+            return Err(EndReason::BadHello(e));
         }
     };
     // RFC 6241 §8.1: a client hello with a session-id ends the session.
     if hello.session_id.is_some() {
         state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
-        return EndReason::BadHello("client hello carries a session-id".into());
+        return Err(EndReason::BadHello(
+            "client hello carries a session-id".into(),
+        ));
     }
     let has = |c: &str| hello.capabilities.iter().any(|x| x == c);
     let framing = if has(CAP_BASE_1_1) {
@@ -130,14 +199,28 @@ where
         Framing::EndOfMessage
     } else {
         state.stats.in_bad_hellos.fetch_add(1, Ordering::Relaxed);
-        return EndReason::BadHello("client hello has no base capability".into());
+        return Err(EndReason::BadHello(
+            "client hello has no base capability".into(),
+        ));
     };
     debug!(
         ?framing,
         capabilities = hello.capabilities.len(),
         "hello exchanged"
     );
+    Ok((framed, framing))
+}
 
+async fn run_messages<S>(
+    framed: Framed<S, NetconfCodec>,
+    framing: Framing,
+    state: &Arc<ServerState>,
+    guard: &SessionGuard,
+    user: &SessionUser,
+) -> EndReason
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     // From here on reading, answering and writing run side by side, joined
     // by bounded queues (docs/decisions.md, "Flow control"): the reader
     // never waits for a write, so a transport whose flow control needs its
@@ -171,10 +254,14 @@ where
     // transport telling us the client is gone (RFC 4254 §5.3: nothing can
     // be sent on a closed channel, so pending requests are not run).
     let stop = CancellationToken::new();
+    // The session's notifications (none until it subscribes).
+    let notes = state.notifier.attach(guard.id);
+    let overflow = notes.overflow.clone();
     let watch = async {
         tokio::select! {
             _ = guard.kill.cancelled() => {}
             _ = guard.transport_closed.cancelled() => {}
+            _ = overflow.cancelled() => {}
         }
         stop.cancel();
         std::future::pending::<()>().await
@@ -189,7 +276,18 @@ where
         &reply_room,
         &stop,
     );
-    let writer = write_replies(wr, encoder, out_rx, state.flow.write_stall, &stop);
+    let writer = write_replies(
+        wr,
+        encoder,
+        out_rx,
+        notes,
+        Written {
+            state,
+            session: &guard.counters,
+        },
+        state.flow.write_stall,
+        &stop,
+    );
     // The reader ends by handing its last word (end of stream, error) to the
     // processor; it is then parked. It is polled until the writer is done,
     // so the stream keeps being drained while the last replies go out.
@@ -204,6 +302,9 @@ where
             _ = &mut watch => {}
             r = &mut processor, if reason.is_none() => reason = Some(r),
             w = &mut writer => {
+                if overflow.is_cancelled() && !guard.kill.is_cancelled() {
+                    return EndReason::NotificationOverflow;
+                }
                 return match (w, reason) {
                     (Err(_), Some(r @ (EndReason::Killed | EndReason::Shutdown))) => r,
                     // A stalled or broken writer is why the session ends.
@@ -316,6 +417,9 @@ async fn read_messages<R>(
 /// A reply on its way to the writer, holding its room in the reply queue.
 struct Outgoing {
     reply: String,
+    /// The positive reply to `create-subscription`: notifications may be
+    /// written once it is (RFC 5277 §2.1.1).
+    subscribed: bool,
     _room: OwnedSemaphorePermit,
 }
 
@@ -337,7 +441,11 @@ async fn process_messages(
     };
     // Waits for room in the reply queue (this is what pushes back on
     // reading when the client does not read), then queues the reply.
-    let queue = |reply: String| async {
+    let queue = |msg: (String, bool)| async {
+        // Moves the whole tuple into the future (a pattern would borrow
+        // the bool).
+        let whole = msg;
+        let (reply, subscribed) = whole;
         let want =
             u32::try_from(reply.len().clamp(1, state.flow.reply_queue.max(1))).unwrap_or(u32::MAX);
         let permit = tokio::select! {
@@ -349,6 +457,7 @@ async fn process_messages(
         };
         tx.send(Outgoing {
             reply,
+            subscribed,
             _room: permit,
         })
         .is_ok()
@@ -356,7 +465,15 @@ async fn process_messages(
     loop {
         let next = async {
             match state.limits.idle_timeout {
-                Some(t) => tokio::time::timeout(t, rx.recv()).await.ok(),
+                Some(t) => loop {
+                    match tokio::time::timeout(t, rx.recv()).await {
+                        Ok(m) => break Some(m),
+                        // A subscriber is not idle: it listens (RFC 5277);
+                        // the write stall bound still applies to it.
+                        Err(_) if state.notifier.is_subscribed(guard.id) => {}
+                        Err(_) => break None,
+                    }
+                },
                 None => Some(rx.recv().await),
             }
         };
@@ -387,17 +504,17 @@ async fn process_messages(
                 state.stats.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
                 state.stats.out_rpc_errors.fetch_add(1, Ordering::Relaxed);
                 let reply = message::reply(&[], &ReplyBody::Errors(vec![err]));
-                queue(reply).await;
+                queue((reply, false)).await;
                 return EndReason::Framing(e.to_string());
             }
         };
-        let (reply, end) = tokio::select! {
+        let (reply, end, subscribed) = tokio::select! {
             // kill-session stops operations in progress (RFC 6241 §7.9).
             _ = stop.cancelled() => return stopped(state, guard),
             r = handle_message(state, guard, &ctx, &bytes) => r,
         };
         drop(bytes);
-        let queued = queue(reply).await;
+        let queued = queue((reply, subscribed)).await;
         input.answered(cost);
         if !queued {
             return if stop.is_cancelled() {
@@ -412,12 +529,42 @@ async fn process_messages(
     }
 }
 
-/// Writes queued replies in order; a write that makes no progress for
-/// `stall` ends the session (a client that does not read its replies).
+/// Where the writer counts the notifications it wrote (RFC 6022
+/// `out-notifications`).
+struct Written<'a> {
+    state: &'a ServerState,
+    session: &'a SessionCounters,
+}
+
+/// One message for the writer.
+enum Piece {
+    Reply(Outgoing),
+    Note(notify::Outbound),
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Reply(o) => o.reply.as_bytes(),
+            Piece::Note(n) => n.message.as_bytes(),
+        }
+    }
+}
+
+/// Writes queued replies in order, and the session's notifications between
+/// whole replies (RFC 5277 §6 interleave): a notification is never written
+/// inside a reply, and replies keep their order. Notifications are taken
+/// only after the reply of `create-subscription` is out, and not after a
+/// `notificationComplete` until the next subscription's reply. A write
+/// that makes no progress for `stall` ends the session (a client that does
+/// not read).
+#[allow(clippy::too_many_arguments)]
 async fn write_replies<W>(
     mut wr: W,
     mut codec: NetconfCodec,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut notes: notify::Receiver,
+    count: Written<'_>,
     stall: Option<Duration>,
     kill: &CancellationToken,
 ) -> Result<(), EndReason>
@@ -425,30 +572,48 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut out = BytesMut::new();
+    let mut notifying = false;
     loop {
         let first = tokio::select! {
+            // Replies first: a busy event stream never holds back answers.
+            biased;
             _ = kill.cancelled() => return Ok(()),
-            r = rx.recv() => r,
-        };
-        let Some(first) = first else {
-            // The processor is done and everything queued is written.
-            let _ = wr.flush().await;
-            return Ok(());
+            r = rx.recv() => match r {
+                Some(o) => Piece::Reply(o),
+                None => {
+                    // The processor is done and everything queued is written.
+                    let _ = wr.flush().await;
+                    return Ok(());
+                }
+            },
+            Some(n) = notes.recv(), if notifying => Piece::Note(n),
         };
         let mut batch = vec![first];
-        let mut size = batch[0].reply.len();
+        let mut size = batch[0].bytes().len();
+        // Decided in queue order: a subscription's reply enables the
+        // notifications that follow it, notificationComplete disables.
+        let turn = |p: &Piece, notifying: &mut bool| match p {
+            Piece::Reply(o) if o.subscribed => *notifying = true,
+            Piece::Note(n) if n.ends => *notifying = false,
+            _ => {}
+        };
+        turn(&batch[0], &mut notifying);
         while size < WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(o) => {
-                    size += o.reply.len();
-                    batch.push(o);
-                }
+            let next = match rx.try_recv() {
+                Ok(o) => Piece::Reply(o),
+                Err(_) if notifying => match notes.try_recv() {
+                    Some(n) => Piece::Note(n),
+                    None => break,
+                },
                 Err(_) => break,
-            }
+            };
+            turn(&next, &mut notifying);
+            size += next.bytes().len();
+            batch.push(next);
         }
-        for o in &batch {
+        for p in &batch {
             codec
-                .encode(o.reply.as_bytes(), &mut out)
+                .encode(p.bytes(), &mut out)
                 .map_err(|e| EndReason::Io(e.to_string()))?;
         }
         let mut pos = 0;
@@ -481,8 +646,21 @@ where
             // A large reply grew the buffer: give the memory back.
             out = BytesMut::new();
         }
-        // Their room in the queue is released once written.
-        drop(batch);
+        // Their room in the queues is released once written.
+        for p in batch {
+            if let Piece::Note(n) = p {
+                notes.written(&n);
+                count
+                    .session
+                    .out_notifications
+                    .fetch_add(1, Ordering::Relaxed);
+                count
+                    .state
+                    .stats
+                    .out_notifications
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if rx.is_empty() {
             let flushed = tokio::select! {
                 _ = kill.cancelled() => return Ok(()),
@@ -520,13 +698,14 @@ fn killed_or_shutdown(state: &ServerState) -> EndReason {
     }
 }
 
-/// Answers one message; returns the reply and whether the session ends.
+/// Answers one message; returns the reply, whether the session ends, and
+/// whether it was the positive reply to `create-subscription`.
 async fn handle_message(
     state: &Arc<ServerState>,
     guard: &SessionGuard,
     ctx: &RpcContext,
     bytes: &[u8],
-) -> (String, bool) {
+) -> (String, bool, bool) {
     let bad = |n: u64| {
         state.stats.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
         guard.counters.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
@@ -539,6 +718,7 @@ async fn handle_message(
             warn!(error = %rejected.error, "rpc rejected");
             return (
                 message::reply(&rejected.attrs, &ReplyBody::Errors(vec![rejected.error])),
+                false,
                 false,
             );
         }
@@ -555,7 +735,9 @@ async fn handle_message(
     if let ReplyBody::Errors(errs) = &body {
         count_errors(state, guard, errs.len() as u64);
     }
-    (message::reply(&rpc.attrs, &body), end)
+    let subscribed =
+        matches!(body, ReplyBody::Ok) && rpc.op.is(NOTIFICATION_NS, "create-subscription");
+    (message::reply(&rpc.attrs, &body), end, subscribed)
 }
 
 fn count_errors(state: &ServerState, guard: &SessionGuard, n: u64) {

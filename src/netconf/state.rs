@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::framing::FramingLimits;
+use super::notify::{CAP_INTERLEAVE, CAP_NOTIFICATION, Notifier, NotifyLimits};
 use super::{Application, CAP_BASE_1_0, CAP_BASE_1_1};
 use crate::auth::Level;
 
@@ -27,6 +28,8 @@ pub struct SessionCounters {
     pub in_rpcs: AtomicU64,
     pub in_bad_rpcs: AtomicU64,
     pub out_rpc_errors: AtomicU64,
+    /// RFC 6022 §2.1.4 out-notifications: `<notification>` messages written.
+    pub out_notifications: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct SessionEntry {
     pub login_time: SystemTime,
     pub counters: Arc<SessionCounters>,
     pub kill: CancellationToken,
+    /// Who killed the session (RFC 6470 `killed-by`); 0: nobody.
+    pub killed_by: Arc<AtomicU32>,
 }
 
 /// One row of the monitoring `sessions` list.
@@ -49,6 +54,7 @@ pub struct SessionSummary {
     pub in_rpcs: u64,
     pub in_bad_rpcs: u64,
     pub out_rpc_errors: u64,
+    pub out_notifications: u64,
 }
 
 /// Server-wide counters of RFC 6022 §2.1.5 (`statistics`).
@@ -60,6 +66,8 @@ pub struct Statistics {
     pub in_rpcs: AtomicU64,
     pub in_bad_rpcs: AtomicU64,
     pub out_rpc_errors: AtomicU64,
+    /// RFC 6022 §2.1.5 out-notifications.
+    pub out_notifications: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +206,9 @@ pub struct ServerState {
     pub stats: Statistics,
     /// Cancelled on agent shutdown: every session closes.
     pub shutdown: CancellationToken,
+    /// The RFC 5277 event stream: sessions publish their start and end,
+    /// subscribed sessions receive.
+    pub notifier: Arc<Notifier>,
     next_id: AtomicU32,
     sessions: Mutex<BTreeMap<u32, SessionEntry>>,
     /// Holder of the running-datastore lock (RFC 6241 §7.5) and when it
@@ -218,6 +229,8 @@ pub struct SessionGuard {
     pub id: u32,
     pub kill: CancellationToken,
     pub counters: Arc<SessionCounters>,
+    /// Set by `kill-session` to the killer's session-id.
+    pub killed_by: Arc<AtomicU32>,
     /// The session's unprocessed input, for the transport's flow control.
     pub input: Arc<InputGauge>,
     /// Cancelled by the transport when the client is gone (SSH channel
@@ -254,7 +267,32 @@ impl ServerState {
         flow: FlowLimits,
         shutdown: CancellationToken,
     ) -> Arc<ServerState> {
-        let mut capabilities = vec![CAP_BASE_1_0.to_owned(), CAP_BASE_1_1.to_owned()];
+        Self::with_notifier(
+            app,
+            limits,
+            flow,
+            Notifier::new(NotifyLimits::default()),
+            shutdown,
+        )
+    }
+
+    /// [`ServerState::with_flow`] publishing to (and serving subscriptions
+    /// of) `notifier`.
+    pub fn with_notifier(
+        app: Arc<dyn Application>,
+        limits: SessionLimits,
+        flow: FlowLimits,
+        notifier: Arc<Notifier>,
+        shutdown: CancellationToken,
+    ) -> Arc<ServerState> {
+        // RFC 5277 §3.1.1 and §6.1: notifications, and RPCs answered on a
+        // subscribed session.
+        let mut capabilities = vec![
+            CAP_BASE_1_0.to_owned(),
+            CAP_BASE_1_1.to_owned(),
+            CAP_NOTIFICATION.to_owned(),
+            CAP_INTERLEAVE.to_owned(),
+        ];
         capabilities.extend(app.capabilities());
         Arc::new(ServerState {
             app,
@@ -264,6 +302,7 @@ impl ServerState {
             start_time: SystemTime::now(),
             stats: Statistics::default(),
             shutdown,
+            notifier,
             next_id: AtomicU32::new(1),
             sessions: Mutex::new(BTreeMap::new()),
             running_lock: Mutex::new(None),
@@ -288,6 +327,7 @@ impl ServerState {
         }
         let kill = self.shutdown.child_token();
         let counters = Arc::new(SessionCounters::default());
+        let killed_by = Arc::new(AtomicU32::new(0));
         sessions.insert(
             id,
             SessionEntry {
@@ -297,6 +337,7 @@ impl ServerState {
                 login_time: SystemTime::now(),
                 counters: counters.clone(),
                 kill: kill.clone(),
+                killed_by: killed_by.clone(),
             },
         );
         self.stats.in_sessions.fetch_add(1, Ordering::Relaxed);
@@ -305,6 +346,7 @@ impl ServerState {
             id,
             kill,
             counters,
+            killed_by,
             input: Arc::new(InputGauge::new(self.flow.input_backlog)),
             transport_closed: CancellationToken::new(),
         })
@@ -313,12 +355,18 @@ impl ServerState {
     fn remove_session(&self, id: u32) {
         lock(&self.sessions).remove(&id);
         self.app.session_ended(id);
+        self.notifier.detach(id);
         let mut held = lock(&self.running_lock);
         if held.is_some_and(|(holder, _)| holder == id) {
             // RFC 6241 §7.5: a lock is released when its session ends.
             *held = None;
             tracing::info!(session_id = id, "running lock released at session end");
         }
+    }
+
+    /// The client address of a session, if it came over a network.
+    pub fn session_peer(&self, id: u32) -> Option<SocketAddr> {
+        lock(&self.sessions).get(&id).and_then(|s| s.peer)
     }
 
     pub fn session_count(&self) -> usize {
@@ -329,9 +377,18 @@ impl ServerState {
     /// Not a dropped session (RFC 6022 §2.1.5 `dropped-sessions` counts
     /// abnormal ends such as transport loss and timeouts, docs/decisions.md).
     pub fn kill_session(&self, id: u32) -> bool {
-        let token = lock(&self.sessions).get(&id).map(|s| s.kill.clone());
+        self.kill_session_by(id, 0)
+    }
+
+    /// [`ServerState::kill_session`] on behalf of session `by` (RFC 6470
+    /// `killed-by` of the session-end event).
+    pub fn kill_session_by(&self, id: u32, by: u32) -> bool {
+        let token = lock(&self.sessions)
+            .get(&id)
+            .map(|s| (s.kill.clone(), s.killed_by.clone()));
         match token {
-            Some(t) => {
+            Some((t, killed_by)) => {
+                killed_by.store(by, Ordering::Relaxed);
                 t.cancel();
                 // RFC 6241 §7.9: the killed session's locks are released
                 // now, not when its task gets to end.
@@ -393,6 +450,7 @@ impl ServerState {
                 in_rpcs: s.counters.in_rpcs.load(Ordering::Relaxed),
                 in_bad_rpcs: s.counters.in_bad_rpcs.load(Ordering::Relaxed),
                 out_rpc_errors: s.counters.out_rpc_errors.load(Ordering::Relaxed),
+                out_notifications: s.counters.out_notifications.load(Ordering::Relaxed),
             })
             .collect()
     }

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod errors;
+pub mod events;
 mod refresh_bgp_vpn_target;
 mod state;
 
@@ -15,6 +16,7 @@ use crate::bgp::BgpHandle;
 use crate::datastore::Datastore;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
+use crate::netconf::notify::Notifier;
 use crate::netconf::{Application, BoxFuture, RpcContext};
 use crate::schema::{Schema, ValidatedRpc};
 
@@ -37,6 +39,8 @@ pub struct Agent {
     bgp: BgpHandle,
     rpc_timeout: Duration,
     config: Arc<ConfigStore>,
+    /// Where finished soft resets are announced (RFC 5277 events).
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Agent {
@@ -56,6 +60,7 @@ impl Agent {
             bgp,
             rpc_timeout,
             config,
+            notifier: None,
         })
     }
 
@@ -64,10 +69,22 @@ impl Agent {
         &self.config
     }
 
+    /// Announces finished soft resets on `notifier`'s event stream.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Agent {
+        self.notifier = Some(notifier);
+        self
+    }
+
     async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
         match rpc.name.as_str() {
             refresh_bgp_vpn_target::NAME => {
-                refresh_bgp_vpn_target::handle(&rpc, &self.bgp, self.rpc_timeout).await
+                refresh_bgp_vpn_target::handle(
+                    &rpc,
+                    &self.bgp,
+                    self.rpc_timeout,
+                    self.notifier.as_deref(),
+                )
+                .await
             }
             other => Err(RpcError::unsupported_operation(other)),
         }

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 use crate::bgp::{BgpHandle, Direction, PeerSelector, RefreshError};
 use crate::netconf::error::{ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::ReplyBody;
+use crate::netconf::notify::Notifier;
 use crate::schema::{MODULE_NAMESPACE, ValidatedRpc};
 
 pub(super) const NAME: &str = "refresh-bgp-vpn-target";
@@ -127,6 +128,7 @@ pub(super) async fn handle(
     rpc: &ValidatedRpc,
     bgp: &BgpHandle,
     timeout: Duration,
+    notifier: Option<&Notifier>,
 ) -> Result<ReplyBody, RpcError> {
     let (selector, direction) = request(rpc)?;
     // SPEC §6 "engine did not finish in time": the engine itself answers
@@ -134,6 +136,11 @@ pub(super) async fn handle(
     let result = bgp
         .refresh_within(selector.clone(), direction, timeout)
         .await;
+    // One event per request that reached the engine, with each peer's
+    // result (ncagent-bgp-events soft-reset).
+    if let Some(n) = notifier {
+        n.publish(super::events::soft_reset_xml(&selector, direction, &result));
+    }
     match result {
         Ok(outcome) => {
             for (peer, reason) in &outcome.skipped {

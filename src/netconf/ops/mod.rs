@@ -1,6 +1,7 @@
 //! The base operations (RFC 6241 §7) and `<get-schema>` (RFC 6022 §3).
 
 mod monitoring;
+mod subscription;
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use tracing::{info, warn};
 
 use super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
 use super::message::{self, Element, ReplyBody, Rpc};
+use super::notify::NOTIFICATION_NS;
 use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, RpcContext};
 use crate::auth;
@@ -53,6 +55,9 @@ pub(crate) async fn dispatch(
                 .and_then(|()| get_schema(state, op)),
             Err(denied) => Err(denied.into()),
         }
+    } else if op.is(NOTIFICATION_NS, "create-subscription") {
+        subscription::authorize(ctx)
+            .and_then(|()| subscription::create_subscription(state, ctx, op))
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
     } else {
@@ -146,6 +151,8 @@ async fn base_op(
         _ => {
             let filter = filter_of(op)?;
             let mut data = vec![monitoring::netconf_state(state)];
+            // RFC 5277 §3.2.5: the event streams.
+            data.push(state.notifier.streams_xml());
             data.extend(state.app.state().await);
             Ok(ReplyBody::Xml(data_reply(&data, filter)?))
         }
@@ -269,7 +276,7 @@ fn kill_session(
             "a session cannot kill itself; use <close-session>".into(),
         ));
     }
-    if state.kill_session(id) {
+    if state.kill_session_by(id, ctx.session_id) {
         info!(killed = id, "kill-session");
         Ok(ReplyBody::Ok)
     } else {

@@ -47,11 +47,12 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
         let _ = write!(
             s,
             "<login-time>{}</login-time><in-rpcs>{in_rpcs}</in-rpcs><in-bad-rpcs>{in_bad}</in-bad-rpcs>\
-             <out-rpc-errors>{out_err}</out-rpc-errors><out-notifications>0</out-notifications></session>",
+             <out-rpc-errors>{out_err}</out-rpc-errors><out-notifications>{out_notes}</out-notifications></session>",
             rfc3339(row.login_time),
             in_rpcs = row.in_rpcs,
             in_bad = row.in_bad_rpcs,
             out_err = row.out_rpc_errors,
+            out_notes = row.out_notifications,
         );
     }
     let st = &state.stats;
@@ -61,7 +62,7 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
          <in-bad-hellos>{}</in-bad-hellos><in-sessions>{}</in-sessions>\
          <dropped-sessions>{}</dropped-sessions><in-rpcs>{}</in-rpcs>\
          <in-bad-rpcs>{}</in-bad-rpcs><out-rpc-errors>{}</out-rpc-errors>\
-         <out-notifications>0</out-notifications></statistics></netconf-state>",
+         <out-notifications>{}</out-notifications></statistics></netconf-state>",
         rfc3339(state.start_time),
         st.in_bad_hellos.load(Ordering::Relaxed),
         st.in_sessions.load(Ordering::Relaxed),
@@ -69,6 +70,7 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
         st.in_rpcs.load(Ordering::Relaxed),
         st.in_bad_rpcs.load(Ordering::Relaxed),
         st.out_rpc_errors.load(Ordering::Relaxed),
+        st.out_notifications.load(Ordering::Relaxed),
     );
     s
 }
