@@ -407,77 +407,6 @@ pub fn reply(attrs: &[Attribute], body: &ReplyBody) -> String {
     s
 }
 
-/// RFC 6241 §6: applies a subtree filter (the children of `<filter>`) to a list
-/// of top-level data nodes; returns the selected nodes.
-pub fn subtree_filter(data: &[Element], filter: &[Element]) -> Vec<Element> {
-    let mut out = Vec::new();
-    for d in data {
-        for f in filter.iter().filter(|f| matches_name(f, d)) {
-            if let Some(sel) = filter_node(f, d) {
-                out.push(sel);
-                break;
-            }
-        }
-    }
-    out
-}
-
-fn matches_name(f: &Element, d: &Element) -> bool {
-    // RFC 6241 §6.2.1: a filter node without a namespace matches any namespace.
-    f.name == d.name && (f.ns.is_none() || f.ns.as_deref() == Some("") || f.ns == d.ns)
-}
-
-fn is_content_match(f: &Element) -> bool {
-    f.children.is_empty() && !f.text.trim().is_empty()
-}
-
-fn filter_node(f: &Element, d: &Element) -> Option<Element> {
-    if f.children.is_empty() {
-        // Selection node (§6.2.3) or a lone content match node (§6.2.5).
-        if f.text.trim().is_empty() || f.text.trim() == d.text.trim() {
-            return Some(d.clone());
-        }
-        return None;
-    }
-    let (content, others): (Vec<&Element>, Vec<&Element>) =
-        f.children.iter().partition(|c| is_content_match(c));
-    // §6.2.5: every content match node must match, else the parent is not selected.
-    let mut kept = Vec::new();
-    for c in &content {
-        let m = d
-            .children
-            .iter()
-            .find(|dc| matches_name(c, dc) && dc.text.trim() == c.text.trim())?;
-        kept.push(m);
-    }
-    if others.is_empty() {
-        // Only content match nodes: the whole sibling set is selected.
-        return Some(d.clone());
-    }
-    let mut result = Element {
-        ns: d.ns.clone(),
-        name: d.name.clone(),
-        attrs: d.attrs.clone(),
-        children: Vec::new(),
-        text: String::new(),
-    };
-    let mut selected_any = false;
-    for dc in &d.children {
-        if kept.iter().any(|k| std::ptr::eq(*k, dc)) {
-            result.children.push(dc.clone());
-            continue;
-        }
-        for o in others.iter().filter(|o| matches_name(o, dc)) {
-            if let Some(x) = filter_node(o, dc) {
-                result.children.push(x);
-                selected_any = true;
-                break;
-            }
-        }
-    }
-    (selected_any || !content.is_empty()).then_some(result)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -547,32 +476,5 @@ mod tests {
         assert_eq!(parse_document(b"<a/><b/>"), Err(XmlError::TrailingContent));
         assert_eq!(parse_document(b"  "), Err(XmlError::NoRoot));
         assert_eq!(parse_document(b"<a>&lt;&#65;</a>").unwrap().text, "<A");
-    }
-
-    #[test]
-    fn subtree_filter_rfc6241_semantics() {
-        let data = parse_document(
-            br#"<top xmlns="urn:t"><users><user><name>fred</name><type>admin</type></user><user><name>bob</name><type>user</type></user></users><other/></top>"#,
-        )
-        .unwrap();
-        // Containment + content match + selection (RFC 6241 §6.4.5-like).
-        let filter = parse_document(
-            br#"<top xmlns="urn:t"><users><user><name>fred</name><type/></user></users></top>"#,
-        )
-        .unwrap();
-        let got = subtree_filter(std::slice::from_ref(&data), std::slice::from_ref(&filter));
-        assert_eq!(
-            got[0].to_xml(),
-            r#"<top xmlns="urn:t"><users><user><name>fred</name><type>admin</type></user></users></top>"#
-        );
-        // Namespace mismatch selects nothing.
-        let filter = parse_document(br#"<top xmlns="urn:other"/>"#).unwrap();
-        assert!(subtree_filter(std::slice::from_ref(&data), &[filter]).is_empty());
-        // Selection node: the whole subtree.
-        let filter = parse_document(br#"<top xmlns="urn:t"/>"#).unwrap();
-        assert_eq!(
-            subtree_filter(std::slice::from_ref(&data), &[filter])[0],
-            data
-        );
     }
 }

@@ -3,6 +3,7 @@
 //! per RPC) and renders the engine's state as YANG data.
 
 mod errors;
+pub mod read;
 mod refresh_bgp_vpn_target;
 mod state;
 
@@ -12,7 +13,9 @@ use crate::auth;
 use crate::bgp::BgpHandle;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
-use crate::netconf::{Application, BoxFuture, RpcContext};
+use crate::netconf::{
+    Application, BoxFuture, CAP_WITH_DEFAULTS, CAP_XPATH, ReadRequest, RpcContext,
+};
 use crate::schema::{Schema, ValidatedRpc};
 
 /// The RPCs with a handler here; start-up fails if the schema has others
@@ -63,7 +66,11 @@ impl Agent {
 
 impl Application for Agent {
     fn capabilities(&self) -> Vec<String> {
-        self.schema.module_capabilities()
+        // The read path's capabilities (RFC 6241 §8.9, RFC 6243 §4), then
+        // the modules (RFC 7950 §5.6.4) and the YANG library (RFC 8526 §2).
+        let mut caps = vec![CAP_XPATH.to_owned(), CAP_WITH_DEFAULTS.to_owned()];
+        caps.extend(self.schema.module_capabilities());
+        caps
     }
 
     fn serves(&self, ns: &str, name: &str) -> bool {
@@ -88,14 +95,26 @@ impl Application for Agent {
         })
     }
 
-    fn state(&self) -> BoxFuture<'_, Vec<String>> {
+    fn read<'a>(
+        &'a self,
+        _ctx: &'a RpcContext,
+        req: ReadRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, RpcError>> {
         Box::pin(async move {
-            let mut out = vec![self.schema.yang_library_xml()];
-            match self.bgp.snapshot().await {
-                Ok(snap) => out.push(state::render(&snap)),
-                Err(e) => tracing::warn!(error = %e, "BGP state unavailable"),
-            }
-            out
+            let snapshot = if read::wants_engine_state(&req) {
+                match self.bgp.snapshot().await {
+                    Ok(snap) => Some(snap),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "BGP state unavailable");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            // The configuration datastores are not connected yet: running
+            // is empty. With a store, pass its tree (any context) here.
+            read::read_data(&self.schema, None, snapshot.as_ref(), &req)
         })
     }
 
