@@ -105,27 +105,6 @@ pub enum DataFilter {
     },
 }
 
-impl DataFilter {
-    /// Whether the filter may select data under the top-level node `name`
-    /// of namespace `ns`: lets the caller skip building what it cannot
-    /// select. Conservative (an XPath naming no prefix of `ns` but using a
-    /// wildcard may select anything).
-    pub fn may_select(&self, ns: &str, name: &str) -> bool {
-        match self {
-            DataFilter::Subtree(nodes) => nodes
-                .iter()
-                .any(|f| f.name == name && f.ns.as_deref().is_none_or(|n| n.is_empty() || n == ns)),
-            DataFilter::XPath { select, prefixes } => {
-                select.contains('*')
-                    || select.contains("node()")
-                    || prefixes
-                        .iter()
-                        .any(|(p, n)| n == ns && select.contains(&format!("{p}:")))
-            }
-        }
-    }
-}
-
 /// Why a read failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
