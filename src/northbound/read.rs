@@ -418,6 +418,17 @@ mod tests {
         assert!(out.contains("<username>admin</username>"), "{out}");
     }
 
+    /// Overlapping selections (a node and its descendants) give the same
+    /// data as the outermost one alone.
+    #[test]
+    fn xpath_overlapping_selections() {
+        let s = schema();
+        let all = get_xpath(&s, "/ncm:netconf-state/ncm:sessions//*").unwrap();
+        let sessions = get_xpath(&s, "/ncm:netconf-state/ncm:sessions").unwrap();
+        assert_eq!(all, sessions);
+        assert!(all.contains("<username>bob</username>"), "{all}");
+    }
+
     #[test]
     fn xpath_errors() {
         let s = schema();

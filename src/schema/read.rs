@@ -367,7 +367,17 @@ fn copy_selection<'s>(
     selected: &[DataNodeRef<'_>],
 ) -> Result<DataTree<'s>, ReadError> {
     let mut out = DataTree::new(ctx);
+    // A node below one already copied with its subtree adds nothing: skip
+    // it, so that e.g. `//*` copies the tree once, not once per depth.
+    let whole: std::collections::HashSet<*mut ffi::lyd_node> = selected
+        .iter()
+        .filter(|n| !n.schema().is_list_key())
+        .map(DataNodeRef::as_raw)
+        .collect();
     for n in selected {
+        if n.ancestors().any(|a| whole.contains(&a.as_raw())) {
+            continue;
+        }
         // A list key comes with its entry: copy the entry (keys only), as
         // copying the key with its parents would add it twice.
         let (node, recursive) = if n.schema().is_list_key() {
