@@ -16,7 +16,9 @@ use ncagent::netconf::framing::{Framing, FramingLimits, NetconfCodec};
 use ncagent::netconf::message::{Element, ReplyBody, Rpc, parse_document};
 use ncagent::netconf::session::EndReason;
 use ncagent::netconf::state::SessionLimits;
-use ncagent::netconf::{Application, BoxFuture, RpcContext, ServerState, SessionUser, run_session};
+use ncagent::netconf::{
+    Application, BoxFuture, ReadRequest, RpcContext, ServerState, SessionUser, run_session,
+};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -41,8 +43,13 @@ impl Application for Fake {
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
         Box::pin(async { Ok(ReplyBody::Ok) })
     }
-    fn state(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async { Vec::new() })
+    fn read<'a>(
+        &'a self,
+        _: &'a RpcContext,
+        req: ReadRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, RpcError>> {
+        // No data trees here: the NETCONF layer's netconf-state, unfiltered.
+        Box::pin(async move { Ok(req.netconf_state.unwrap_or_default()) })
     }
     fn get_schema(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<String, RpcError> {
         Ok("module test {}".into())
@@ -362,15 +369,20 @@ async fn unknown_children_of_base_operations_are_refused() {
             "{body}: {r}"
         );
     }
-    // RFC 6243 with-defaults is not advertised: not honoured, refused.
+    // RFC 6243 §4.5: <with-defaults> is a parameter of get and get-config
+    // (its own namespace); a value that is no mode is an invalid-value.
     let r = p
         .rpc("<get><with-defaults xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\">report-all</with-defaults></get>")
+        .await;
+    assert!(r.contains("<data>"), "{r}");
+    let r = p
+        .rpc("<get><with-defaults xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\">everything</with-defaults></get>")
         .await;
     assert_eq!(
         error_of(&r),
         (
             "protocol".to_owned(),
-            "unknown-element".to_owned(),
+            "invalid-value".to_owned(),
             Some("with-defaults".to_owned())
         ),
         "{r}"

@@ -86,7 +86,10 @@ fn cases() -> Vec<Case> {
         xml("no-operation", "RFC 6241 §4.1", rpc(""), Error("missing-element")),
         xml("two-operations", "RFC 6241 §4.1 one operation", rpc("<get/><get/>"), Error("bad-element")),
         xml("unknown-operation", "SPEC §6 operation-not-supported", rpc("<reboot xmlns=\"urn:example\"/>"), Error("operation-not-supported")),
-        xml("xpath-filter", "RFC 6241 §8.9 :xpath not advertised", rpc("<get><filter type=\"xpath\" select=\"/\"/></get>"), Error("bad-attribute")),
+        xml("xpath-filter-malformed", "RFC 6241 §8.9 select is an XPath expression", rpc("<get><filter type=\"xpath\" select=\"/[\"/></get>"), Error("invalid-value")),
+        xml("xpath-filter-undeclared-prefix", "RFC 6241 §8.9 prefixes in scope of <filter>", rpc("<get><filter type=\"xpath\" select=\"/x:y\"/></get>"), Error("bad-attribute")),
+        xml("xpath-filter-no-select", "RFC 6241 §8.9.1 select attribute", rpc("<get><filter type=\"xpath\"/></get>"), Error("missing-attribute")),
+        xml("filter-unknown-type", "RFC 6241 §6.1 type subtree or xpath", rpc("<get><filter type=\"regex\"/></get>"), Error("bad-attribute")),
         Case {
             name: "eom-garbage-then-valid",
             rule: "RFC 6242 §4.3 end-of-message",

@@ -12,7 +12,10 @@ use ncagent::netconf::framing::{Framing, FramingLimits, NetconfCodec};
 use ncagent::netconf::message::{ReplyBody, Rpc};
 use ncagent::netconf::session::EndReason;
 use ncagent::netconf::state::SessionLimits;
-use ncagent::netconf::{Application, BoxFuture, RpcContext, ServerState, SessionUser, run_session};
+use ncagent::netconf::{
+    Application, BoxFuture, ReadFilter, ReadRequest, RpcContext, ServerState, SessionUser,
+    run_session,
+};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -36,8 +39,30 @@ impl Application for Fake {
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
         Box::pin(async { Ok(ReplyBody::Ok) })
     }
-    fn state(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async { vec!["<test-state xmlns=\"urn:test\"><x>1</x></test-state>".into()] })
+    /// Echoes what the NETCONF layer asked for: the application owns the
+    /// data and its filtering.
+    fn read<'a>(
+        &'a self,
+        _: &'a RpcContext,
+        req: ReadRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, RpcError>> {
+        Box::pin(async move {
+            let wd = format!("{:?}", req.with_defaults);
+            Ok(match req.filter {
+                Some(ReadFilter::XPath { select, prefixes }) => {
+                    let p: Vec<String> = prefixes.iter().map(|(p, n)| format!("{p}={n}")).collect();
+                    format!(
+                        "<xpath xmlns=\"urn:test\">{select}|{}|{wd}</xpath>",
+                        p.join(",")
+                    )
+                }
+                Some(f) if !f.may_select("urn:test", "test-state") => String::new(),
+                _ => format!(
+                    "<test-state xmlns=\"urn:test\"><x>1</x><wd>{wd}</wd><ds>{}</ds></test-state>",
+                    req.datastore
+                ),
+            })
+        })
     }
     fn get_schema(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<String, RpcError> {
         Ok("module test {}".into())
@@ -138,10 +163,44 @@ async fn get_includes_application_state_and_filters() {
     p.io.send(format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"1\"><get><filter><test-state xmlns=\"urn:test\"/></filter></get></rpc>").as_bytes()).await.unwrap();
     let r = recv(&mut p).await;
     assert!(
-        r.contains("<data><test-state xmlns=\"urn:test\"><x>1</x></test-state></data>"),
+        r.contains("<data><test-state xmlns=\"urn:test\"><x>1</x><wd>None</wd><ds>operational</ds></test-state></data>"),
         "{r}"
     );
-    p.io.send(format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"2\"><get><filter type=\"xpath\" select=\"/\"/></get></rpc>").as_bytes()).await.unwrap();
+    // A filter that cannot select the application's data: nothing asked.
+    p.io.send(format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"2\"><get><filter><other xmlns=\"urn:other\"/></filter></get></rpc>").as_bytes()).await.unwrap();
+    let r = recv(&mut p).await;
+    assert!(r.contains("<data></data>"), "{r}");
+    // RFC 6241 §8.9: the select expression and the prefixes in scope of
+    // <filter> (here declared on <rpc> and on <filter>) reach the
+    // application; with-defaults too (RFC 6243 §4.5.2).
+    p.io.send(format!("<rpc xmlns=\"{BASE_NS}\" xmlns:a=\"urn:a\" message-id=\"3\"><get-config><source><running/></source><filter type=\"xpath\" xmlns:t=\"urn:test\" select=\"/t:test-state\"/><with-defaults xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\">trim</with-defaults></get-config></rpc>").as_bytes()).await.unwrap();
+    let r = recv(&mut p).await;
+    assert!(
+        r.contains("<xpath xmlns=\"urn:test\">/t:test-state|a=urn:a,t=urn:test|Some(Trim)</xpath>"),
+        "{r}"
+    );
+    // No select: missing-attribute; an unknown type: bad-attribute.
+    p.io.send(
+        format!(
+            "<rpc xmlns=\"{BASE_NS}\" message-id=\"4\"><get><filter type=\"xpath\"/></get></rpc>"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let r = recv(&mut p).await;
+    assert!(
+        r.contains("<error-tag>missing-attribute</error-tag>"),
+        "{r}"
+    );
+    p.io.send(
+        format!(
+            "<rpc xmlns=\"{BASE_NS}\" message-id=\"5\"><get><filter type=\"regex\"/></get></rpc>"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     let r = recv(&mut p).await;
     assert!(r.contains("<error-tag>bad-attribute</error-tag>"), "{r}");
 }

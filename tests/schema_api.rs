@@ -7,7 +7,7 @@
 use ncagent::netconf::error::{ErrorTag, ErrorType, RpcError};
 use ncagent::schema::{
     DeviceProfile, MODULE_NAME, MODULE_NAMESPACE, Schema, SchemaError, ValidatedRpc,
-    ValidationError,
+    ValidationError, WithDefaults,
 };
 
 const BASE: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
@@ -164,10 +164,20 @@ fn capabilities_follow_the_profile() {
         &"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04"
             .to_owned()
     ));
-    assert!(caps.iter().any(|c| c.starts_with(
-        "urn:ietf:params:netconf:capability:yang-library:1.0?revision=2016-06-21&module-set-id="
+    // RFC 8526 §2: the library's revision (the one the context implements)
+    // and its content-id.
+    let s = load("CE8855", None);
+    assert!(caps.contains(&format!(
+        "urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id={}",
+        s.content_id()
     )));
-    // Different feature sets, different module sets (RFC 7895 module-set-id).
+    // YANG 1.1 modules are announced through the library only (RFC 7950
+    // §5.6.4).
+    assert!(
+        !caps.iter().any(|c| c.contains("module=ncagent-bgp&")),
+        "{caps:?}"
+    );
+    // Different feature sets, different module sets (RFC 8525 content-id).
     assert_ne!(
         load("CE8855", None).module_capabilities().last(),
         load("CE6885-LL", Some("low-latency"))
@@ -240,13 +250,16 @@ fn monitoring_and_library_data_validate_against_their_modules() {
             );
         }
 
-        let lib = s.yang_library_xml();
-        assert!(lib.starts_with(
-            "<modules-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\"><module-set-id>"
-        ));
-        // Checked against ietf-yang-library by a unit test in the crate: the
-        // context's 2019 revision also makes /yang-library mandatory, which
-        // a whole-datastore validation of this fragment would demand.
+        let mut tree = s.read_tree();
+        tree.add_yang_library().expect("library data");
+        let lib = tree
+            .render(None, WithDefaults::Explicit, false)
+            .expect("printed");
+        s.validate_state_xml(&lib)
+            .unwrap_or_else(|e| panic!("{e}: {lib}"));
+        let (_, lib) = lib
+            .split_once("<modules-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\"><module-set-id>")
+            .expect("RFC 7895 modules-state");
         let ours = lib
             .split("<module>")
             .find(|m| m.contains("<name>ncagent-bgp-vpn-target</name>"))

@@ -408,7 +408,9 @@ pub fn reply(attrs: &[Attribute], body: &ReplyBody) -> String {
 }
 
 /// RFC 6241 §6: applies a subtree filter (the children of `<filter>`) to a list
-/// of top-level data nodes; returns the selected nodes.
+/// of top-level nodes; returns the selected nodes. Data reads filter libyang
+/// trees (`schema::read`); this one decides which events a subscription
+/// (RFC 5277 §3.6) receives.
 pub fn subtree_filter(data: &[Element], filter: &[Element]) -> Vec<Element> {
     let mut out = Vec::new();
     for d in data {

@@ -17,7 +17,9 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use error::RpcError;
-use message::{ReplyBody, Rpc};
+use message::{Element, ReplyBody, Rpc};
+
+pub use crate::schema::WithDefaults;
 
 pub use session::run_session;
 pub use state::{ServerState, SessionUser};
@@ -34,6 +36,70 @@ pub const CAP_ROLLBACK_ON_ERROR: &str = "urn:ietf:params:netconf:capability:roll
 pub const CAP_VALIDATE: &str = "urn:ietf:params:netconf:capability:validate:1.1";
 pub const CAP_STARTUP: &str = "urn:ietf:params:netconf:capability:startup:1.0";
 pub const MONITORING_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring";
+/// ietf-netconf-with-defaults (RFC 6243 §4): the `<with-defaults>` parameter.
+pub const WITH_DEFAULTS_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults";
+/// RFC 6241 §8.9.
+pub const CAP_XPATH: &str = "urn:ietf:params:netconf:capability:xpath:1.0";
+/// RFC 6243 §4: basic mode explicit, the other three modes also supported.
+pub const CAP_WITH_DEFAULTS: &str = "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,trim,report-all-tagged";
+
+/// The filter of a `<get>` / `<get-config>` (RFC 6241 §6, §8.9).
+#[derive(Debug, Clone, Copy)]
+pub enum ReadFilter<'a> {
+    /// The `<filter>` element; its children are the subtree filter.
+    Subtree(&'a Element),
+    /// `select` of `type="xpath"`, with the namespace declarations in scope
+    /// of `<filter>` (prefix, namespace), innermost last.
+    XPath {
+        select: &'a str,
+        prefixes: &'a [(String, String)],
+    },
+}
+
+impl ReadFilter<'_> {
+    /// Whether the filter may select the top-level node (ns, name); lets
+    /// the server skip building data it cannot select.
+    pub fn may_select(&self, ns: &str, name: &str) -> bool {
+        match self {
+            ReadFilter::Subtree(f) => f
+                .children
+                .iter()
+                .any(|c| c.name == name && c.ns.as_deref().is_none_or(|n| n.is_empty() || n == ns)),
+            ReadFilter::XPath { select, prefixes } => {
+                select.contains('*')
+                    || select.contains("node()")
+                    || prefixes
+                        .iter()
+                        .any(|(p, n)| n == ns && select.contains(&format!("{p}:")))
+            }
+        }
+    }
+}
+
+/// What `<get>` or `<get-config>` asks of the application.
+#[derive(Debug)]
+pub struct ReadRequest<'a> {
+    /// The datastore read: the `<source>` of `<get-config>` ("running",
+    /// "candidate", "startup"), or "operational" for `<get>` (running
+    /// configuration and state).
+    pub datastore: &'a str,
+    pub filter: Option<ReadFilter<'a>>,
+    /// RFC 6243 `<with-defaults>`; `None`: the basic mode (explicit).
+    pub with_defaults: Option<WithDefaults>,
+    /// `<get>` only: this layer's `netconf-state` (RFC 6022) as XML, when
+    /// the filter may select it.
+    pub netconf_state: Option<String>,
+    /// `<get>` only: the RFC 5277 §3.2.5 stream list (`/netconf/streams`
+    /// of nc-notifications) as XML, when the filter may select it.
+    pub streams: Option<String>,
+}
+
+impl ReadRequest<'_> {
+    /// `<get-config>`: configuration only.
+    pub fn config_only(&self) -> bool {
+        self.datastore != "operational"
+    }
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -61,13 +127,13 @@ pub trait Application: Send + Sync + 'static {
         rpc: &'a Rpc,
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>>;
 
-    /// Operational state for `<get>`: complete top-level XML elements.
-    fn state(&self) -> BoxFuture<'_, Vec<String>>;
-
-    /// Configuration in the running datastore: complete top-level XML elements.
-    fn running_config(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async { Vec::new() })
-    }
+    /// `<get>` / `<get-config>`: the content of `<data>`, filtered and
+    /// with the with-defaults mode applied.
+    fn read<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        req: ReadRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, RpcError>>;
 
     /// The operations on configuration datastores (RFC 6241 §7.2–§7.6,
     /// §8.3–§8.6: lock, unlock, edit-config, copy-config, delete-config,
@@ -83,10 +149,11 @@ pub trait Application: Send + Sync + 'static {
         None
     }
 
-    /// `<get-config>` of a datastore by name (`running`, `candidate`,
-    /// `startup`): complete top-level XML elements. None: not served here.
-    fn datastore_config(&self, _datastore: &str) -> Option<Result<Vec<String>, RpcError>> {
-        None
+    /// Whether `<get-config>` may name this datastore (`running`,
+    /// `candidate`, `startup`); the read itself is [`Application::read`]
+    /// with [`ReadRequest::datastore`] set to it.
+    fn serves_datastore(&self, datastore: &str) -> bool {
+        datastore == "running"
     }
 
     /// The holder of a datastore's lock and when it took it, where the

@@ -5,6 +5,7 @@
 pub mod config;
 mod errors;
 pub mod events;
+pub mod read;
 mod refresh_bgp_vpn_target;
 mod state;
 
@@ -17,7 +18,9 @@ use crate::datastore::Datastore;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
 use crate::netconf::notify::Notifier;
-use crate::netconf::{Application, BoxFuture, RpcContext};
+use crate::netconf::{
+    Application, BoxFuture, CAP_WITH_DEFAULTS, CAP_XPATH, ReadRequest, RpcContext,
+};
 use crate::schema::{Schema, ValidatedRpc};
 
 pub use config::ConfigStore;
@@ -93,7 +96,11 @@ impl Agent {
 
 impl Application for Agent {
     fn capabilities(&self) -> Vec<String> {
+        // The datastore operations' capabilities (RFC 6241 §8), the read
+        // path's (RFC 6241 §8.9, RFC 6243 §4), then the modules (RFC 7950
+        // §5.6.4) and the YANG library (RFC 8526 §2).
         let mut caps = config::capabilities();
+        caps.extend([CAP_XPATH.to_owned(), CAP_WITH_DEFAULTS.to_owned()]);
         caps.extend(self.schema.module_capabilities());
         caps
     }
@@ -120,14 +127,28 @@ impl Application for Agent {
         })
     }
 
-    fn state(&self) -> BoxFuture<'_, Vec<String>> {
+    fn read<'a>(
+        &'a self,
+        _ctx: &'a RpcContext,
+        req: ReadRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, RpcError>> {
         Box::pin(async move {
-            let mut out = vec![self.schema.yang_library_xml()];
-            match self.bgp.snapshot().await {
-                Ok(snap) => out.push(state::render(&snap)),
-                Err(e) => tracing::warn!(error = %e, "BGP state unavailable"),
-            }
-            out
+            let snapshot = if read::wants_engine_state(&req) {
+                match self.bgp.snapshot().await {
+                    Ok(snap) => Some(snap),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "BGP state unavailable");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            // `<get>` reads running with the state (RFC 6241 §7.7).
+            let ds = datastore_named(req.datastore).unwrap_or(Datastore::Running);
+            self.config.read(ds, |tree| {
+                read::read_data(&self.schema, Some(tree), snapshot.as_ref(), &req)
+            })
         })
     }
 
@@ -139,22 +160,8 @@ impl Application for Agent {
         Some(Box::pin(self.config.handle(ctx, rpc)))
     }
 
-    fn datastore_config(&self, datastore: &str) -> Option<Result<Vec<String>, RpcError>> {
-        let ds = datastore_named(datastore)?;
-        // Printed as stored (RFC 6243 explicit) until with-defaults is served.
-        Some(self.config.config_xml(ds).map(|x| vec![x]))
-    }
-
-    fn running_config(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async move {
-            match self.config.config_xml(Datastore::Running) {
-                Ok(x) => vec![x],
-                Err(e) => {
-                    tracing::warn!(error = ?e, "running datastore unreadable");
-                    Vec::new()
-                }
-            }
-        })
+    fn serves_datastore(&self, datastore: &str) -> bool {
+        datastore_named(datastore).is_some()
     }
 
     fn lock_info(&self, datastore: &str) -> Option<(u32, SystemTime)> {

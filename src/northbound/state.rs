@@ -1,115 +1,204 @@
-//! The engine's snapshot as `bgp-vpn-target-state` data (module
-//! ncagent-bgp-vpn-target, config false).
+//! The engine's snapshot as YANG state data, built as libyang nodes of
+//! the reply tree: `bgp-vpn-target-state` (module ncagent-bgp-vpn-target,
+//! kept for existing clients) and the `config false` `state` of each
+//! neighbor of ncagent-bgp.
 
-use std::fmt::Write as _;
+use crate::bgp::{PeerSnapshot, SkipReason, Snapshot, SoftResetRecord, SoftResetResult};
+use crate::schema::{ReadError, ReadTree};
 
-use crate::bgp::{SkipReason, Snapshot, SoftResetResult};
-use crate::netconf::error::Escaped;
-use crate::schema::MODULE_NAMESPACE;
+/// Counts of a peer, through one accessor each so that the snapshot's
+/// representation (route lists or counts) is read in one place.
+fn rtc_in(p: &PeerSnapshot) -> usize {
+    p.rtc_routes_in.len()
+}
 
-pub(super) fn render(s: &Snapshot) -> String {
-    let mut x = format!(
-        "<bgp-vpn-target-state xmlns=\"{MODULE_NAMESPACE}\"><local-as>{}</local-as><router-id>{}</router-id>",
-        s.local_as, s.router_id
-    );
-    for p in &s.peers {
-        // The list key comes first (RFC 7950 §7.8.5).
-        let _ = write!(
-            x,
-            "<peer><address>{}</address><remote-as>{}</remote-as>",
-            p.address, p.remote_as
-        );
-        if let Some(g) = &p.group {
-            let _ = write!(x, "<group>{}</group>", Escaped(g));
+fn rtc_out(p: &PeerSnapshot) -> usize {
+    p.rtc_routes_out.len()
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// (result enum, reason) of the last soft reset.
+fn soft_reset_result(r: &SoftResetRecord) -> (&'static str, Option<String>) {
+    match &r.result {
+        SoftResetResult::Done => ("success", None),
+        SoftResetResult::Skipped(SkipReason::NotEstablished) => (
+            "skipped-not-established",
+            Some(SkipReason::NotEstablished.to_string()),
+        ),
+        SoftResetResult::Skipped(SkipReason::RouteRefreshNotNegotiated) => (
+            "skipped-no-route-refresh",
+            Some(SkipReason::RouteRefreshNotNegotiated.to_string()),
+        ),
+        SoftResetResult::Skipped(other) => {
+            ("skipped-family-not-negotiated", Some(other.to_string()))
         }
-        let n = &p.negotiated;
-        let _ = write!(
-            x,
-            "<peer-type>{}</peer-type><family-enabled>{}</family-enabled><session-state>{}</session-state>\
-             <negotiated><route-refresh>{}</route-refresh><enhanced-route-refresh>{}</enhanced-route-refresh>\
-             <rtc>{}</rtc><four-octet-as>{}</four-octet-as><graceful-restart>{}</graceful-restart></negotiated>\
-             <counters><route-refresh-sent>{}</route-refresh-sent><route-refresh-received>{}</route-refresh-received>\
-             <updates-sent>{}</updates-sent><updates-received>{}</updates-received>\
-             <soft-resets-coalesced>{}</soft-resets-coalesced></counters>\
-             <rtc-routes><adj-rib-in>{}</adj-rib-in><adj-rib-out>{}</adj-rib-out><stale>{}</stale></rtc-routes>\
-             <end-of-rib><sent>{}</sent><received>{}</received>",
-            if p.internal { "internal" } else { "external" },
-            p.family_enabled,
-            p.state.as_str(),
-            n.route_refresh,
-            n.enhanced_route_refresh,
-            n.rtc,
-            n.four_octet_as,
-            n.graceful_restart,
-            p.route_refresh_sent,
-            p.route_refresh_received,
-            p.updates_sent,
-            p.updates_received,
-            p.soft_resets_coalesced,
-            p.rtc_routes_in.len(),
-            p.rtc_routes_out.len(),
-            p.rtc_routes_stale,
-            p.end_of_rib_sent,
-            p.end_of_rib_received.is_some(),
-        );
-        // RFC 4684 §6 / RFC 4724 §2: the peer's End-of-RIB for RT membership.
-        if let Some(t) = p.end_of_rib_received {
-            let _ = write!(
-                x,
-                "<received-time>{}</received-time>",
-                humantime::format_rfc3339_seconds(t)
-            );
-        }
-        let _ = write!(
-            x,
-            "</end-of-rib><max-prefixes>{}</max-prefixes><export-pending>{}</export-pending>",
-            p.max_prefixes, p.export_pending
-        );
-        if let Some(r) = &p.last_soft_reset {
-            let (result, reason) = match &r.result {
-                SoftResetResult::Done => ("success", None),
-                SoftResetResult::Skipped(SkipReason::NotEstablished) => (
-                    "skipped-not-established",
-                    Some(SkipReason::NotEstablished.to_string()),
-                ),
-                SoftResetResult::Skipped(SkipReason::RouteRefreshNotNegotiated) => (
-                    "skipped-no-route-refresh",
-                    Some(SkipReason::RouteRefreshNotNegotiated.to_string()),
-                ),
-                SoftResetResult::Skipped(other) => {
-                    ("skipped-family-not-negotiated", Some(other.to_string()))
-                }
-                SoftResetResult::Failed(why) => ("failed", Some(why.clone())),
-            };
-            let _ = write!(
-                x,
-                "<last-soft-reset><time>{}</time><direction>{}</direction><result>{result}</result>",
-                humantime::format_rfc3339_seconds(r.time),
-                r.direction.as_str()
-            );
-            if let Some(reason) = reason {
-                let _ = write!(x, "<reason>{}</reason>", Escaped(&reason));
-            }
-            x.push_str("</last-soft-reset>");
-        }
-        x.push_str("</peer>");
+        SoftResetResult::Failed(why) => ("failed", Some(why.clone())),
     }
-    x.push_str("</bgp-vpn-target-state>");
-    x
+}
+
+fn add_soft_reset(t: &mut ReadTree<'_>, base: &str, r: &SoftResetRecord) -> Result<(), ReadError> {
+    let (result, reason) = soft_reset_result(r);
+    let b = format!("{base}/last-soft-reset");
+    t.set(&format!("{b}/time"), Some(&rfc3339(r.time)))?;
+    t.set(&format!("{b}/direction"), Some(r.direction.as_str()))?;
+    t.set(&format!("{b}/result"), Some(result))?;
+    if let Some(reason) = reason {
+        t.set(&format!("{b}/reason"), Some(&reason))?;
+    }
+    Ok(())
+}
+
+/// `/bgp-vpn-target-state` (ncagent-bgp-vpn-target).
+pub(super) fn add_vpn_target_state(t: &mut ReadTree<'_>, s: &Snapshot) -> Result<(), ReadError> {
+    const VT: &str = "/ncagent-bgp-vpn-target:bgp-vpn-target-state";
+    t.set(&format!("{VT}/local-as"), Some(&s.local_as.to_string()))?;
+    t.set(&format!("{VT}/router-id"), Some(&s.router_id.to_string()))?;
+    for p in &s.peers {
+        let base = format!("{VT}/peer[address='{}']", p.address);
+        let leaf =
+            |t: &mut ReadTree<'_>, rel: &str, v: &str| t.set(&format!("{base}/{rel}"), Some(v));
+        let n = &p.negotiated;
+        leaf(t, "remote-as", &p.remote_as.to_string())?;
+        if let Some(g) = &p.group {
+            leaf(t, "group", g)?;
+        }
+        leaf(
+            t,
+            "peer-type",
+            if p.internal { "internal" } else { "external" },
+        )?;
+        leaf(t, "family-enabled", &p.family_enabled.to_string())?;
+        leaf(t, "session-state", p.state.as_str())?;
+        leaf(t, "negotiated/route-refresh", &n.route_refresh.to_string())?;
+        leaf(
+            t,
+            "negotiated/enhanced-route-refresh",
+            &n.enhanced_route_refresh.to_string(),
+        )?;
+        leaf(t, "negotiated/rtc", &n.rtc.to_string())?;
+        leaf(t, "negotiated/four-octet-as", &n.four_octet_as.to_string())?;
+        leaf(
+            t,
+            "negotiated/graceful-restart",
+            &n.graceful_restart.to_string(),
+        )?;
+        leaf(
+            t,
+            "counters/route-refresh-sent",
+            &p.route_refresh_sent.to_string(),
+        )?;
+        leaf(
+            t,
+            "counters/route-refresh-received",
+            &p.route_refresh_received.to_string(),
+        )?;
+        leaf(t, "counters/updates-sent", &p.updates_sent.to_string())?;
+        leaf(
+            t,
+            "counters/updates-received",
+            &p.updates_received.to_string(),
+        )?;
+        leaf(
+            t,
+            "counters/soft-resets-coalesced",
+            &p.soft_resets_coalesced.to_string(),
+        )?;
+        leaf(t, "rtc-routes/adj-rib-in", &rtc_in(p).to_string())?;
+        leaf(t, "rtc-routes/adj-rib-out", &rtc_out(p).to_string())?;
+        leaf(t, "rtc-routes/stale", &p.rtc_routes_stale.to_string())?;
+        // RFC 4684 §6 / RFC 4724 §2: the peer's End-of-RIB for RT membership.
+        leaf(t, "end-of-rib/sent", &p.end_of_rib_sent.to_string())?;
+        leaf(
+            t,
+            "end-of-rib/received",
+            &p.end_of_rib_received.is_some().to_string(),
+        )?;
+        if let Some(at) = p.end_of_rib_received {
+            leaf(t, "end-of-rib/received-time", &rfc3339(at))?;
+        }
+        leaf(t, "max-prefixes", &p.max_prefixes.to_string())?;
+        leaf(t, "export-pending", &p.export_pending.to_string())?;
+        if let Some(r) = &p.last_soft_reset {
+            add_soft_reset(t, &base, r)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `config false` `state` of the neighbors the engine runs, under
+/// `/bgp/neighbors/neighbor` of ncagent-bgp, for those the configuration
+/// in `t` holds: a neighbor entry needs its mandatory configuration
+/// (remote-as) to be valid data, so a peer the engine runs without a
+/// configured entry (e.g. from the TOML file before the datastores hold
+/// it) is reported in `bgp-vpn-target-state` only.
+pub(super) fn add_neighbor_state(t: &mut ReadTree<'_>, s: &Snapshot) -> Result<(), ReadError> {
+    for p in &s.peers {
+        let entry = format!(
+            "/ncagent-bgp:bgp/neighbors/neighbor[address='{}']",
+            p.address
+        );
+        if !t.contains(&entry) {
+            continue;
+        }
+        let base = format!("{entry}/state");
+        let leaf =
+            |t: &mut ReadTree<'_>, rel: &str, v: &str| t.set(&format!("{base}/{rel}"), Some(v));
+        let n = &p.negotiated;
+        leaf(
+            t,
+            "peer-type",
+            if p.internal { "internal" } else { "external" },
+        )?;
+        leaf(t, "session-state", p.state.as_str())?;
+        if let Some(since) = p.established_since {
+            leaf(t, "established-since", &rfc3339(since))?;
+        }
+        leaf(t, "negotiated/route-refresh", &n.route_refresh.to_string())?;
+        leaf(
+            t,
+            "negotiated/enhanced-route-refresh",
+            &n.enhanced_route_refresh.to_string(),
+        )?;
+        leaf(t, "negotiated/rtc", &n.rtc.to_string())?;
+        leaf(t, "negotiated/four-octet-as", &n.four_octet_as.to_string())?;
+        leaf(
+            t,
+            "counters/route-refresh-sent",
+            &p.route_refresh_sent.to_string(),
+        )?;
+        leaf(
+            t,
+            "counters/route-refresh-received",
+            &p.route_refresh_received.to_string(),
+        )?;
+        leaf(t, "counters/updates-sent", &p.updates_sent.to_string())?;
+        leaf(
+            t,
+            "counters/updates-received",
+            &p.updates_received.to_string(),
+        )?;
+        leaf(t, "rtc-routes/adj-rib-in", &rtc_in(p).to_string())?;
+        leaf(t, "rtc-routes/adj-rib-out", &rtc_out(p).to_string())?;
+        if let Some(r) = &p.last_soft_reset {
+            add_soft_reset(t, &base, r)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(super) mod tests {
     use std::time::{Duration, SystemTime};
 
-    use super::*;
-    use crate::bgp::{Negotiated, PeerSnapshot, SessionState};
-    use crate::schema::{DeviceProfile, Schema};
+    use crate::bgp::{Negotiated, PeerSnapshot, SessionState, Snapshot};
 
-    fn peer(eor: Option<SystemTime>) -> PeerSnapshot {
+    pub(crate) fn peer(address: &str, eor: Option<SystemTime>) -> PeerSnapshot {
         PeerSnapshot {
-            address: "127.0.0.2".parse().unwrap(),
+            address: address.parse().unwrap(),
             remote_as: 65001,
             group: Some("g<1>".into()),
             internal: false,
@@ -123,7 +212,7 @@ mod tests {
             rtc_routes_in: Vec::new(),
             rtc_routes_out: Vec::new(),
             rtc_routes_stale: 0,
-            established_since: None,
+            established_since: eor,
             end_of_rib_sent: true,
             end_of_rib_received: eor,
             max_prefixes: 100_000,
@@ -133,34 +222,12 @@ mod tests {
         }
     }
 
-    /// RFC 4684 §6: the End-of-RIB state renders as valid module data.
-    #[test]
-    fn end_of_rib_state_is_valid_module_data() {
+    pub(crate) fn snapshot() -> Snapshot {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let s = Snapshot {
+        Snapshot {
             local_as: 65000,
             router_id: "1.1.1.1".parse().unwrap(),
-            peers: vec![peer(Some(t)), {
-                let mut p = peer(None);
-                p.address = "127.0.0.3".parse().unwrap();
-                p
-            }],
-        };
-        let xml = render(&s);
-        assert!(
-            xml.contains(
-                "<end-of-rib><sent>true</sent><received>true</received>\
-                 <received-time>2027-01-15T08:00:00Z</received-time></end-of-rib>"
-            ),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("<end-of-rib><sent>true</sent><received>false</received></end-of-rib>")
-        );
-        assert!(xml.contains("<soft-resets-coalesced>7</soft-resets-coalesced>"));
-        assert!(xml.contains("<graceful-restart>false</graceful-restart></negotiated>"));
-        assert!(xml.contains("<stale>0</stale></rtc-routes>"));
-        let schema = Schema::load(DeviceProfile::lookup("CE8855", None).unwrap()).unwrap();
-        schema.validate_state_xml(&xml).expect("valid state data");
+            peers: vec![peer("127.0.0.2", Some(t)), peer("127.0.0.3", None)],
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The only `unsafe` of the crate: three libyang calls that the yang5 safe
-//! API does not wrap (FACTS.md, libyang section).
+//! The `unsafe` of the schema layer: libyang calls that the yang5 safe API
+//! does not wrap (FACTS.md, libyang section).
 //!
 //! - `lyd_validate_op`: mandatory nodes and "data for two cases of a choice"
 //!   are checked only there, not by the parser;
@@ -7,18 +7,25 @@
 //!   validation code and the schema path, which the error mapping needs;
 //! - the feature list of a module (`lysp_feature_next`): yang5 can only ask
 //!   for one feature by name, and capabilities must list the enabled ones
-//!   from the context, not from a hand-written list.
+//!   from the context, not from a hand-written list; a module's yang-version;
+//! - for the read path: copying a tree into another context
+//!   (`lyd_dup_siblings_to_ctx`), copying a node with its parents without
+//!   its subtree (yang5 always copies recursively), and telling opaque
+//!   nodes apart (yang5's `schema()` assumes a schema node).
 //!
 //! Every function takes safe yang5 handles, so the raw pointers it reads are
-//! alive for the duration of the call; nothing raw escapes.
+//! alive for the duration of the call; nothing raw escapes except as an
+//! owned `DataTree`.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
 use std::os::raw::c_char;
 
-use yang5::data::DataTreeOwningRef;
+use yang5::context::Context;
+use yang5::data::{DataNodeRef, DataTree, DataTreeOwningRef};
 use yang5::ffi;
 use yang5::schema::SchemaModule;
+use yang5::utils::Binding as _;
 
 /// libyang's validation error codes (`LY_VECODE`) that the mapping tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +143,88 @@ pub(crate) fn features(module: &SchemaModule<'_>) -> Vec<(String, bool)> {
         }
     }
     out
+}
+
+/// Whether the module is YANG 1.1 (RFC 7950 §5.6.4: such modules are
+/// announced through the YANG library, not in the `<hello>`).
+pub(crate) fn is_yang_1_1(module: &SchemaModule<'_>) -> bool {
+    // SAFETY: the parsed module is owned by the context the module borrows.
+    unsafe {
+        let pmod = (*module.as_raw()).parsed;
+        !pmod.is_null() && u32::from((*pmod).version) == ffi::LYS_VERSION::LYS_VERSION_1_1
+    }
+}
+
+/// Whether a data node is opaque (no schema node): yang5's `schema()` on
+/// such a node would dereference NULL, so readers skip them.
+pub(crate) fn is_opaque(node: &DataNodeRef<'_>) -> bool {
+    let raw = node.as_raw();
+    // SAFETY: `raw` is a live node of a tree borrowed through `node`.
+    raw.is_null() || unsafe { (*raw).schema.is_null() }
+}
+
+/// Copies every top-level sibling of `tree` (a tree of any context) into
+/// the context `anchor` belongs to (`lyd_dup_siblings_to_ctx`): the
+/// configuration datastores live in their own context, the reply is built
+/// in the served one. Flags (the default flag with-defaults needs) are kept.
+pub(crate) fn dup_to_context<'c>(
+    tree: &DataTree<'_>,
+    ctx: &'c Context,
+    anchor: &SchemaModule<'c>,
+) -> Option<DataTree<'c>> {
+    let Some(first) = tree.reference() else {
+        return Some(DataTree::new(ctx));
+    };
+    let mut dup = std::ptr::null_mut();
+    // SAFETY: `first` is a live node of `tree`, borrowed for the call; the
+    // target context is alive for 'c; libyang allocates the copy, which the
+    // returned DataTree owns and frees.
+    unsafe {
+        let start = ffi::lyd_first_sibling(first.as_raw());
+        let rc = ffi::lyd_dup_siblings_to_ctx(
+            start,
+            ctx_of(anchor),
+            std::ptr::null_mut(),
+            ffi::LYD_DUP_RECURSIVE | ffi::LYD_DUP_WITH_FLAGS,
+            &mut dup,
+        );
+        if rc != ffi::LY_ERR::LY_SUCCESS {
+            if !dup.is_null() {
+                ffi::lyd_free_all(dup);
+            }
+            return None;
+        }
+        Some(DataTree::from_raw(ctx, dup))
+    }
+}
+
+/// A copy of `node` with its ancestors (list ancestors with their keys,
+/// RFC 7950 §7.8.5), as a tree of its own. `recursive`: with the whole
+/// subtree; without, a list entry still gets its keys (libyang's rule).
+pub(crate) fn dup_with_parents<'c>(
+    node: &DataNodeRef<'_>,
+    ctx: &'c Context,
+    recursive: bool,
+) -> Option<DataTree<'c>> {
+    let mut opts = ffi::LYD_DUP_WITH_PARENTS | ffi::LYD_DUP_WITH_FLAGS;
+    if recursive {
+        opts |= ffi::LYD_DUP_RECURSIVE;
+    }
+    let mut dup = std::ptr::null_mut();
+    // SAFETY: `node` is alive for the call; the copy belongs to the same
+    // context as `node` (the caller passes that context); we climb to the
+    // copy's top-level node so that the DataTree owns the whole copy.
+    unsafe {
+        let rc = ffi::lyd_dup_single(node.as_raw(), std::ptr::null_mut(), opts, &mut dup);
+        if rc != ffi::LY_ERR::LY_SUCCESS || dup.is_null() {
+            return None;
+        }
+        let mut top = dup;
+        while !(*top).parent.is_null() {
+            top = (*top).parent;
+        }
+        Some(DataTree::from_raw(ctx, top))
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod devices;
 mod error;
 mod ffi_shim;
 mod library;
+mod read;
 mod scan;
 mod validate;
 
@@ -27,6 +28,7 @@ use yang5::data::{DataFormat, DataParserFlags, DataTree, DataValidationFlags};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
 pub use error::{ErrorPath, Problem, ValidationError};
+pub use read::{DataFilter, FilterNode, ReadError, ReadTree, WithDefaults};
 
 /// Name of the project's own module (`yang/`).
 pub const MODULE_NAME: &str = "ncagent-bgp-vpn-target";
@@ -35,15 +37,42 @@ pub const MODULE_NAMESPACE: &str = "urn:ncagent:yang:ncagent-bgp-vpn-target";
 /// The feature "the device accepts an IPv4 peer address as selector".
 pub const FEATURE_IPV4_PEER_SELECTOR: &str = "ipv4-peer-selector";
 
+/// Which features a module is compiled with.
+#[derive(Clone, Copy)]
+enum Features {
+    /// The device profile's (our RPC module).
+    Device,
+    /// A fixed list.
+    Fixed(&'static [&'static str]),
+}
+
 /// A YANG module compiled into every context, embedded in the binary.
 struct EmbeddedModule {
     name: &'static str,
     revision: &'static str,
     text: &'static str,
-    /// Written by this project (its RPCs need handlers, its features follow
-    /// the device profile); the others are IETF modules we implement.
+    /// Written by this project with RPCs that need handlers; the others are
+    /// modules we implement or that they import.
     ours: bool,
+    features: Features,
+    /// Loaded as implemented (RFC 7950 §5.6.5); `false`: only embedded for
+    /// the modules that import it.
+    implement: bool,
 }
+
+/// Features of ietf-netconf (RFC 6241 §8 capabilities as YANG features)
+/// this server implements, so that the YANG library and the hello say what
+/// the capabilities say: `:xpath` (§8.9) and the datastore operations'
+/// (§8.2–§8.7; `:url` is not implemented).
+pub const NETCONF_FEATURES: &[&str] = &[
+    "xpath",
+    "writable-running",
+    "candidate",
+    "confirmed-commit",
+    "rollback-on-error",
+    "validate",
+    "startup",
+];
 
 const MODULES: &[EmbeddedModule] = &[
     EmbeddedModule {
@@ -51,13 +80,92 @@ const MODULES: &[EmbeddedModule] = &[
         revision: "2026-11-26",
         text: include_str!("../../yang/ncagent-bgp-vpn-target@2026-11-26.yang"),
         ours: true,
+        features: Features::Device,
+        implement: true,
     },
-    // RFC 6022: the agent serves <get-schema> and /netconf-state/schemas.
+    // RFC 6022: the agent serves <get-schema> and /netconf-state.
     EmbeddedModule {
         name: "ietf-netconf-monitoring",
         revision: "2010-10-04",
         text: include_str!("../../yang/ietf-netconf-monitoring@2010-10-04.yang"),
         ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // The BGP configuration and its state (served by <get>/<get-config>).
+    EmbeddedModule {
+        name: BGP_CONFIG_MODULE,
+        revision: "2026-11-29",
+        text: include_str!("../../yang/ncagent-bgp@2026-11-29.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // RFC 6241: the base operations.
+    EmbeddedModule {
+        name: "ietf-netconf",
+        revision: "2011-06-01",
+        text: include_str!("../../yang/ietf-netconf@2011-06-01.yang"),
+        ours: false,
+        features: Features::Fixed(NETCONF_FEATURES),
+        implement: true,
+    },
+    // RFC 6243: <with-defaults> on get/get-config, and the
+    // wd:default attribute of report-all-tagged.
+    EmbeddedModule {
+        name: "ietf-netconf-with-defaults",
+        revision: "2011-06-01",
+        text: include_str!("../../yang/ietf-netconf-with-defaults@2011-06-01.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // RFC 5277: <create-subscription> (served by the NETCONF layer) and
+    // the stream list (§3.2.5) in <get>.
+    EmbeddedModule {
+        name: "notifications",
+        revision: "2008-07-14",
+        text: include_str!("../../yang/notifications@2008-07-14.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    EmbeddedModule {
+        name: "nc-notifications",
+        revision: "2008-07-14",
+        text: include_str!("../../yang/nc-notifications@2008-07-14.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // RFC 6470: the session, configuration-change and confirmed-commit
+    // events of the NETCONF stream.
+    EmbeddedModule {
+        name: "ietf-netconf-notifications",
+        revision: "2012-02-06",
+        text: include_str!("../../yang/ietf-netconf-notifications@2012-02-06.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // The soft-reset and peer-state events (no RPCs: no handler needed).
+    EmbeddedModule {
+        name: "ncagent-bgp-events",
+        revision: "2026-11-29",
+        text: include_str!("../../yang/ncagent-bgp-events@2026-11-29.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
+    },
+    // Imported by ietf-netconf; no access control is implemented (RFC 8341
+    // data is not served), so it is import-only.
+    EmbeddedModule {
+        name: "ietf-netconf-acm",
+        revision: "2018-02-14",
+        text: include_str!("../../yang/ietf-netconf-acm@2018-02-14.yang"),
+        ours: false,
+        features: Features::Fixed(&[]),
+        implement: false,
     },
 ];
 
@@ -91,18 +199,24 @@ const DATASTORE_MODULES: &[EmbeddedModule] = &[
         revision: "2026-11-29",
         text: include_str!("../../yang/ncagent-bgp@2026-11-29.yang"),
         ours: true,
+        features: Features::Fixed(&[]),
+        implement: true,
     },
     EmbeddedModule {
         name: "ietf-netconf",
         revision: "2011-06-01",
         text: include_str!("../../yang/ietf-netconf@2011-06-01.yang"),
         ours: false,
+        features: Features::Fixed(&[]),
+        implement: true,
     },
     EmbeddedModule {
         name: "ietf-netconf-acm",
         revision: "2018-02-14",
         text: include_str!("../../yang/ietf-netconf-acm@2018-02-14.yang"),
         ours: false,
+        features: Features::Fixed(&[]),
+        implement: false,
     },
 ];
 
@@ -130,7 +244,7 @@ pub fn datastore_context() -> Result<Context, SchemaError> {
     let none: &[&str] = &[];
     let specs: Vec<(&str, Option<&str>, &[&str])> = DATASTORE_MODULES
         .iter()
-        .filter(|m| m.name != "ietf-netconf-acm")
+        .filter(|m| m.implement)
         .map(|m| (m.name, Some(m.revision), none))
         .collect();
     ctx.load_modules(&specs)
@@ -293,15 +407,15 @@ fn build_context(features: &[&str]) -> Result<Context, SchemaError> {
     let mut ctx = Context::new(ContextFlags::DISABLE_SEARCHDIRS)
         .map_err(|e| ly_err("creating the context", e))?;
     ctx.set_embedded_modules(&EMBEDDED);
-    let none: &[&str] = &[];
     let specs: Vec<(&str, Option<&str>, &[&str])> = MODULES
         .iter()
+        .filter(|m| m.implement)
         .map(|m| {
-            (
-                m.name,
-                Some(m.revision),
-                if m.ours { features } else { none },
-            )
+            let f = match m.features {
+                Features::Device => features,
+                Features::Fixed(f) => f,
+            };
+            (m.name, Some(m.revision), f)
         })
         .collect();
     ctx.load_modules(&specs)
@@ -355,7 +469,10 @@ impl Schema {
     /// it would add: compile once more with it on and compare.
     fn feature_gates(ctx: &Context, enabled: &[&str]) -> Result<Vec<FeatureGate>, SchemaError> {
         let mut gates = Vec::new();
-        for m in MODULES.iter().filter(|m| m.ours) {
+        for m in MODULES
+            .iter()
+            .filter(|m| matches!(m.features, Features::Device))
+        {
             let Some(module) = ctx.get_module_implemented(m.name) else {
                 continue;
             };
@@ -447,8 +564,8 @@ impl Schema {
         library::get_schema(self, identifier, version, format)
     }
 
-    /// Capability URIs for the server `<hello>` (RFC 6241 §8, RFC 6020
-    /// §5.6.4), generated from the context. The URIs contain raw `&`: the
+    /// Capability URIs for the server `<hello>` (RFC 6241 §8, RFC 7950
+    /// §5.6.4, RFC 8526 §2), generated from the served modules. The URIs contain raw `&`: the
     /// hello writer escapes them.
     pub fn module_capabilities(&self) -> Vec<String> {
         library::module_capabilities(self)
@@ -459,9 +576,29 @@ impl Schema {
         library::monitoring_schemas_xml(self)
     }
 
-    /// `<modules-state>` of ietf-yang-library (RFC 7895 §2.2).
-    pub fn yang_library_xml(&self) -> String {
-        library::yang_library_xml(self)
+    /// RFC 8525 `content-id` of the served module set (also the RFC 7895
+    /// `module-set-id`).
+    pub fn content_id(&self) -> String {
+        library::content_id(self)
+    }
+
+    /// Parses XML data (state allowed) strictly against the loaded modules
+    /// without validating it: names, namespaces (also of identityref
+    /// values), types and list keys are checked, not mandatory nodes a
+    /// filtered reply may leave out. For tests and debug checks.
+    pub fn parse_state_xml(&self, xml: &str) -> Result<(), String> {
+        if scan::scan(xml.as_bytes(), 0).is_err() {
+            return Err("refused by the pre-scan".into());
+        }
+        DataTree::parse_string(
+            &self.ctx,
+            xml,
+            DataFormat::XML,
+            DataParserFlags::STRICT | DataParserFlags::NO_VALIDATION,
+            DataValidationFlags::empty(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// Validates an operational-state XML fragment (e.g. a

@@ -55,3 +55,28 @@ def test_wrong_password_refused(agent):
         manager.connect(host="127.0.0.1", port=agent.port, username="admin", password="nope",
                         hostkey_verify=False, look_for_keys=False, allow_agent=False,
                         device_params={"name": "default"}, timeout=20)
+
+
+def test_xpath_filter_and_with_defaults(agent):
+    """RFC 6241 §8.9 and RFC 6243 as ncclient uses them (issue #10)."""
+    m = connect(agent.port)
+    assert ":xpath" in m.server_capabilities
+    assert ":with-defaults" in m.server_capabilities
+    reply = m.get(filter=("xpath", ({"n": NCM}, "/n:netconf-state/n:sessions/n:session/n:username")))
+    sessions = reply.data_ele.findall(f".//{{{NCM}}}session")
+    assert sessions, etree.tostring(reply.data_ele)
+    for s in sessions:
+        # The list key comes with the selected node (RFC 7950 §7.8.5).
+        assert s.findtext(f"{{{NCM}}}session-id")
+        assert s.findtext(f"{{{NCM}}}username") == "admin"
+        assert s.find(f"{{{NCM}}}login-time") is None
+    with pytest.raises(RPCError) as e:
+        m.get(filter=("xpath", ({"n": NCM}, "/n:netconf-state[")))
+    assert e.value.tag == "invalid-value"
+    lib = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+    reply = m.get(filter=("subtree", f'<yang-library xmlns="{lib}"><content-id/></yang-library>'),
+                  with_defaults="report-all")
+    cid = reply.data_ele.findtext(f".//{{{lib}}}content-id")
+    assert cid and any(f"content-id={cid}" in c for c in m.server_capabilities)
+    assert m.get_config(source="running", with_defaults="trim").ok
+    m.close_session()

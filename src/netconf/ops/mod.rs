@@ -8,10 +8,10 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
-use super::message::{self, Element, ReplyBody, Rpc};
-use super::notify::NOTIFICATION_NS;
+use super::message::{Element, ReplyBody, Rpc};
+use super::notify::{NETMOD_NOTIFICATION_NS, NOTIFICATION_NS};
 use super::state::{LockError, ServerState};
-use super::{MONITORING_NS, RpcContext};
+use super::{MONITORING_NS, ReadFilter, ReadRequest, RpcContext, WITH_DEFAULTS_NS, WithDefaults};
 use crate::auth;
 
 /// The base operations on configuration datastores, run by the
@@ -48,7 +48,7 @@ pub(crate) async fn dispatch(
         };
     }
     let result = if ns == BASE_NS {
-        base_op(state, ctx, op).await
+        base_op(state, ctx, rpc).await
     } else if op.is(MONITORING_NS, "get-schema") {
         match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
             Ok(()) => check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
@@ -74,8 +74,9 @@ pub(crate) async fn dispatch(
 async fn base_op(
     state: &Arc<ServerState>,
     ctx: &RpcContext,
-    op: &Element,
+    rpc: &Rpc,
 ) -> Result<ReplyBody, RpcError> {
+    let op = &rpc.op;
     let name = op.name.as_str();
     let known = matches!(
         name,
@@ -87,7 +88,8 @@ async fn base_op(
         return Err(RpcError::unsupported_operation(name));
     }
     auth::authorize(&ctx.user.name, ctx.user.level, name)?;
-    // RFC 6241 §7: the parameters of each base operation.
+    // RFC 6241 §7: the parameters of each base operation; RFC 6243 §4.5
+    // adds <with-defaults> (its own namespace) to get and get-config.
     let parameters: &[&str] = match name {
         "get" => &["filter"],
         "get-config" => &["source", "filter"],
@@ -95,7 +97,9 @@ async fn base_op(
         "kill-session" => &["session-id"],
         _ => &[],
     };
-    check_parameters(op, BASE_NS, parameters)?;
+    let reading = matches!(name, "get" | "get-config");
+    let op_params = strip_with_defaults(op, reading);
+    check_parameters(&op_params, BASE_NS, parameters)?;
     match name {
         "close-session" => {
             info!("close-session");
@@ -132,30 +136,10 @@ async fn base_op(
             }
         }
         "get-config" => {
-            let served = match op.child(BASE_NS, "source").map(|s| s.children.as_slice()) {
-                Some([ds]) if ds.ns.as_deref() == Some(BASE_NS) => {
-                    state.app.datastore_config(&ds.name)
-                }
-                _ => None,
-            };
-            let data = match served {
-                Some(data) => data?,
-                None => {
-                    check_running(op, "source")?;
-                    state.app.running_config().await
-                }
-            };
-            let filter = filter_of(op)?;
-            Ok(ReplyBody::Xml(data_reply(&data, filter)?))
+            let source = source_datastore(state, op)?;
+            read(state, ctx, rpc, source).await
         }
-        _ => {
-            let filter = filter_of(op)?;
-            let mut data = vec![monitoring::netconf_state(state)];
-            // RFC 5277 §3.2.5: the event streams.
-            data.push(state.notifier.streams_xml());
-            data.extend(state.app.state().await);
-            Ok(ReplyBody::Xml(data_reply(&data, filter)?))
-        }
+        _ => read(state, ctx, rpc, "operational").await,
     }
 }
 
@@ -191,18 +175,34 @@ pub fn check_parameters(op: &Element, ns: &str, allowed: &[&str]) -> Result<(), 
 /// Checks `<target>`/`<source>` names the running datastore, the only one
 /// this agent has (no :candidate, no :startup capability).
 fn check_running(op: &Element, param: &str) -> Result<(), RpcError> {
+    check_datastore(op, param, |name| name == "running").map(|_| ())
+}
+
+/// The `<source>` of `<get-config>` (RFC 6241 §7.1): a datastore the
+/// application serves (running, and candidate / startup where it has them).
+fn source_datastore<'o>(state: &ServerState, op: &'o Element) -> Result<&'o str, RpcError> {
+    check_datastore(op, "source", |name| state.app.serves_datastore(name))
+}
+
+/// The one datastore named by parameter `param`, if `served` accepts it.
+fn check_datastore<'o>(
+    op: &'o Element,
+    param: &str,
+    served: impl Fn(&str) -> bool,
+) -> Result<&'o str, RpcError> {
     let Some(p) = op.child(BASE_NS, param) else {
         return Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{}> needs <{param}>", op.name))
             .with_bad_element(param));
     };
     match p.children.first() {
-        Some(ds) if ds.is(BASE_NS, "running") && p.children.len() == 1 => Ok(()),
+        Some(ds)
+            if ds.ns.as_deref() == Some(BASE_NS) && served(&ds.name) && p.children.len() == 1 =>
+        {
+            Ok(ds.name.as_str())
+        }
         Some(ds) => Err(RpcError::invalid_value(ProtoOrApp::Protocol)
-            .with_message(format!(
-                "datastore \"{}\" is not supported; only running is",
-                ds.name
-            ))
+            .with_message(format!("datastore \"{}\" is not supported here", ds.name))
             .with_bad_element(ds.name.clone())),
         None => Err(RpcError::missing_element(ProtoOrApp::Protocol)
             .with_message(format!("<{param}> names no datastore"))
@@ -210,44 +210,118 @@ fn check_running(op: &Element, param: &str) -> Result<(), RpcError> {
     }
 }
 
-/// The subtree filter of `<get>`/`<get-config>`, if any (RFC 6241 §6).
-fn filter_of(op: &Element) -> Result<Option<&Element>, RpcError> {
-    let Some(filter) = op.child(BASE_NS, "filter") else {
-        return Ok(None);
-    };
-    match filter.attr("type") {
-        None | Some("subtree") => Ok(Some(filter)),
-        Some(other) => Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
-            .with_message(format!(
-                "filter type \"{other}\" is not supported (no :xpath capability); use subtree"
-            ))
-            .with_info("bad-attribute", "type")
-            .with_bad_element("filter")),
+/// `op` without its `<with-defaults>` parameter when the operation takes
+/// one (RFC 6243 §4.5.1, §4.5.2), so that the base parameters are checked
+/// alone; the parameter itself is checked by [`with_defaults_of`].
+fn strip_with_defaults(op: &Element, reading: bool) -> std::borrow::Cow<'_, Element> {
+    if !reading
+        || !op
+            .children
+            .iter()
+            .any(|c| c.is(WITH_DEFAULTS_NS, "with-defaults"))
+    {
+        return std::borrow::Cow::Borrowed(op);
     }
+    let mut copy = op.clone();
+    let mut seen = false;
+    // A second <with-defaults> stays, for check_parameters to refuse.
+    copy.children.retain(|c| {
+        if c.is(WITH_DEFAULTS_NS, "with-defaults") && !seen {
+            seen = true;
+            return false;
+        }
+        true
+    });
+    std::borrow::Cow::Owned(copy)
 }
 
-fn data_reply(data: &[String], filter: Option<&Element>) -> Result<String, RpcError> {
-    let mut out = String::from("<data>");
-    match filter {
-        None => data.iter().for_each(|d| out.push_str(d)),
-        // RFC 6241 §6.4.2: an empty filter selects nothing.
-        Some(f) if f.children.is_empty() => {}
-        Some(f) => {
-            let mut nodes = Vec::with_capacity(data.len());
-            for d in data {
-                // Our own output: a parse failure here is a bug, reported as such.
-                let el = message::parse_document(d.as_bytes()).map_err(|e| {
-                    RpcError::application_failure(format!("internal data error: {e}"))
-                })?;
-                nodes.push(el);
+/// RFC 6243 §4.5: the retrieval mode; an unknown value is invalid-value.
+fn with_defaults_of(op: &Element) -> Result<Option<WithDefaults>, RpcError> {
+    let Some(wd) = op.child(WITH_DEFAULTS_NS, "with-defaults") else {
+        return Ok(None);
+    };
+    WithDefaults::parse(wd.text.trim()).map(Some).ok_or_else(|| {
+        RpcError::invalid_value(ProtoOrApp::Protocol)
+            .with_message(format!(
+                "with-defaults \"{}\" is not a mode: report-all, report-all-tagged, trim or explicit",
+                wd.text.trim()
+            ))
+            .with_bad_element("with-defaults")
+    })
+}
+
+/// Namespace declarations (prefix, namespace) in scope of `<filter>`:
+/// those of `<rpc>`, the operation and `<filter>`, innermost last.
+fn prefixes_of(rpc: &Rpc, filter: &Element) -> Vec<(String, String)> {
+    rpc.attrs
+        .iter()
+        .chain(rpc.op.attrs.iter())
+        .chain(filter.attrs.iter())
+        .filter_map(|a| {
+            a.qname
+                .strip_prefix("xmlns:")
+                .map(|p| (p.to_owned(), a.value.clone()))
+        })
+        .collect()
+}
+
+/// `<get>` / `<get-config>`: the filter (RFC 6241 §6, §8.9) and
+/// with-defaults mode (RFC 6243) handed to the application, which owns
+/// the data trees.
+async fn read(
+    state: &Arc<ServerState>,
+    ctx: &RpcContext,
+    rpc: &Rpc,
+    datastore: &str,
+) -> Result<ReplyBody, RpcError> {
+    let op = &rpc.op;
+    let with_defaults = with_defaults_of(op)?;
+    let filter_el = op.child(BASE_NS, "filter");
+    let prefixes = filter_el.map(|f| prefixes_of(rpc, f)).unwrap_or_default();
+    let filter = match filter_el {
+        None => None,
+        Some(f) => Some(match f.attr("type") {
+            None | Some("subtree") => ReadFilter::Subtree(f),
+            // RFC 6241 §8.9.1: type="xpath" with the expression in select.
+            Some("xpath") => match f.attr("select") {
+                Some(select) => ReadFilter::XPath {
+                    select,
+                    prefixes: &prefixes,
+                },
+                None => {
+                    return Err(RpcError::missing_attribute(RpcProtoOrApp::Protocol)
+                        .with_message("an XPath filter needs the select attribute")
+                        .with_info("bad-attribute", "select")
+                        .with_bad_element("filter"));
+                }
+            },
+            Some(other) => {
+                return Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
+                    .with_message(format!(
+                        "filter type \"{other}\" is not supported; use subtree or xpath"
+                    ))
+                    .with_info("bad-attribute", "type")
+                    .with_bad_element("filter"));
             }
-            for sel in message::subtree_filter(&nodes, &f.children) {
-                sel.write_xml(&mut out, Some(BASE_NS));
-            }
-        }
-    }
-    out.push_str("</data>");
-    Ok(out)
+        }),
+    };
+    // netconf-state is built only when the filter can select it.
+    let netconf_state = (datastore == "operational"
+        && filter.is_none_or(|f| f.may_select(MONITORING_NS, "netconf-state")))
+    .then(|| monitoring::netconf_state(state));
+    // RFC 5277 §3.2.5: the event streams, likewise.
+    let streams = (datastore == "operational"
+        && filter.is_none_or(|f| f.may_select(NETMOD_NOTIFICATION_NS, "netconf")))
+    .then(|| state.notifier.streams_xml());
+    let req = ReadRequest {
+        datastore,
+        filter,
+        with_defaults,
+        netconf_state,
+        streams,
+    };
+    let data = state.app.read(ctx, req).await?;
+    Ok(ReplyBody::Xml(format!("<data>{data}</data>")))
 }
 
 fn kill_session(

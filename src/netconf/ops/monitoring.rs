@@ -17,17 +17,30 @@ pub(super) fn netconf_state(state: &ServerState) -> String {
     for cap in &state.capabilities {
         let _ = write!(s, "<capability>{}</capability>", Escaped(cap));
     }
-    s.push_str("</capabilities><datastores><datastore><name>running</name>");
-    // RFC 6022 §2.1.2: locked-time is when the lock was taken.
-    if let Some((holder, since)) = state.running_lock_info() {
-        let _ = write!(
-            s,
-            "<locks><global-lock><locked-by-session>{holder}</locked-by-session>\
-             <locked-time>{}</locked-time></global-lock></locks>",
-            rfc3339(since)
-        );
+    s.push_str("</capabilities><datastores>");
+    // RFC 6022 §2.1.2: every datastore served, with its lock.
+    for name in ["running", "candidate", "startup"] {
+        if !state.app.serves_datastore(name) {
+            continue;
+        }
+        let _ = write!(s, "<datastore><name>{name}</name>");
+        let lock = if name == "running" {
+            state.running_lock_info()
+        } else {
+            state.app.lock_info(name)
+        };
+        // locked-time is when the lock was taken.
+        if let Some((holder, since)) = lock {
+            let _ = write!(
+                s,
+                "<locks><global-lock><locked-by-session>{holder}</locked-by-session>\
+                 <locked-time>{}</locked-time></global-lock></locks>",
+                rfc3339(since)
+            );
+        }
+        s.push_str("</datastore>");
     }
-    s.push_str("</datastore></datastores>");
+    s.push_str("</datastores>");
     if let Some(schemas) = state.app.monitoring_schemas() {
         s.push_str(&schemas);
     }

@@ -1,0 +1,673 @@
+//! `<get>` and `<get-config>`: the reply's data as one libyang tree of the
+//! served schema (configuration, the engine's state, `netconf-state`, the
+//! YANG library), filtered and printed by `crate::schema` (docs/yang.md,
+//! "Read path").
+
+use yang5::data::DataTree;
+
+use super::state;
+use crate::bgp::Snapshot;
+use crate::netconf::error::{ProtoOrApp, RpcError, RpcProtoOrApp};
+use crate::netconf::message::Element;
+use crate::netconf::{ReadFilter, ReadRequest};
+use crate::schema::{
+    BGP_CONFIG_NAMESPACE, DataFilter, FilterNode, MODULE_NAMESPACE, ReadError, Schema,
+};
+
+const YANG_LIBRARY_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-yang-library";
+
+/// The subtree filter's elements as [`FilterNode`]s, with the namespace
+/// declarations in scope of each (for identityref content match values).
+fn filter_nodes(parent: &Element, inherited: &[(String, String)]) -> Vec<FilterNode> {
+    parent
+        .children
+        .iter()
+        .map(|c| {
+            let mut prefixes = inherited.to_vec();
+            prefixes.extend(c.attrs.iter().filter_map(|a| {
+                a.qname
+                    .strip_prefix("xmlns:")
+                    .map(|p| (p.to_owned(), a.value.clone()))
+            }));
+            FilterNode {
+                ns: c.ns.clone(),
+                name: c.name.clone(),
+                text: c.text.clone(),
+                children: filter_nodes(c, &prefixes),
+                prefixes,
+            }
+        })
+        .collect()
+}
+
+fn data_filter(f: &ReadFilter<'_>) -> DataFilter {
+    match f {
+        ReadFilter::Subtree(el) => {
+            let scope: Vec<(String, String)> = el
+                .attrs
+                .iter()
+                .filter_map(|a| {
+                    a.qname
+                        .strip_prefix("xmlns:")
+                        .map(|p| (p.to_owned(), a.value.clone()))
+                })
+                .collect();
+            DataFilter::Subtree(filter_nodes(el, &scope))
+        }
+        ReadFilter::XPath { select, prefixes } => DataFilter::XPath {
+            select: (*select).to_owned(),
+            prefixes: prefixes.to_vec(),
+        },
+    }
+}
+
+/// RFC 6241 §8.9 and Appendix A: a select expression that does not parse
+/// is an invalid value of the `select` attribute; a prefix it does not
+/// declare is a bad attribute.
+fn rpc_error(e: ReadError) -> RpcError {
+    match e {
+        ReadError::BadXPath(_) => RpcError::invalid_value(ProtoOrApp::Protocol)
+            .with_message(e.to_string())
+            .with_info("bad-attribute", "select")
+            .with_bad_element("filter"),
+        ReadError::UnknownPrefix(_) => RpcError::bad_attribute(RpcProtoOrApp::Protocol)
+            .with_message(e.to_string())
+            .with_info("bad-attribute", "select")
+            .with_bad_element("filter"),
+        ReadError::Internal(_) => {
+            tracing::error!(error = %e, "building reply data");
+            RpcError::operation_failed(RpcProtoOrApp::Application).with_message(e.to_string())
+        }
+    }
+}
+
+/// Whether the engine's state is needed for this request.
+pub(super) fn wants_engine_state(req: &ReadRequest<'_>) -> bool {
+    !req.config_only()
+        && req.filter.is_none_or(|f| {
+            f.may_select(MODULE_NAMESPACE, "bgp-vpn-target-state")
+                || f.may_select(BGP_CONFIG_NAMESPACE, "bgp")
+        })
+}
+
+/// The content of `<data>` for `req`. `config` is the datastore's tree (any
+/// libyang context; `None`: empty), `snapshot` the engine's state (`<get>`).
+/// Only the top-level subtrees the filter may select are built.
+pub fn read_data(
+    schema: &Schema,
+    config: Option<&DataTree<'_>>,
+    snapshot: Option<&Snapshot>,
+    req: &ReadRequest<'_>,
+) -> Result<String, RpcError> {
+    let wants = |ns: &str, name: &str| req.filter.is_none_or(|f| f.may_select(ns, name));
+    let mut tree = schema.read_tree();
+    let build = |tree: &mut crate::schema::ReadTree<'_>| -> Result<(), ReadError> {
+        if let Some(c) = config
+            && wants(BGP_CONFIG_NAMESPACE, "bgp")
+        {
+            tree.add_config(c)?;
+        }
+        if req.config_only() {
+            return Ok(());
+        }
+        if let Some(nc) = &req.netconf_state {
+            tree.add_xml(nc)?;
+        }
+        if let Some(streams) = &req.streams {
+            tree.add_xml(streams)?;
+        }
+        if wants(YANG_LIBRARY_NS, "yang-library") || wants(YANG_LIBRARY_NS, "modules-state") {
+            tree.add_yang_library()?;
+        }
+        if let Some(s) = snapshot {
+            if wants(MODULE_NAMESPACE, "bgp-vpn-target-state") {
+                state::add_vpn_target_state(tree, s)?;
+            }
+            if wants(BGP_CONFIG_NAMESPACE, "bgp") {
+                state::add_neighbor_state(tree, s)?;
+            }
+        }
+        Ok(())
+    };
+    build(&mut tree).map_err(rpc_error)?;
+    let filter = req.filter.as_ref().map(data_filter);
+    tree.render(
+        filter.as_ref(),
+        req.with_defaults.unwrap_or_default(),
+        req.config_only(),
+    )
+    .map_err(rpc_error)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use yang5::data::{DataFormat, DataParserFlags, DataValidationFlags};
+
+    use super::*;
+    use crate::netconf::WithDefaults;
+    use crate::netconf::error::ErrorTag;
+    use crate::netconf::message::parse_document;
+    use crate::northbound::state::tests::snapshot;
+    use crate::schema::DeviceProfile;
+
+    const BASE: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
+    const NCM: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring";
+
+    fn schema() -> Schema {
+        Schema::load(DeviceProfile::lookup("CE8855", None).unwrap()).unwrap()
+    }
+
+    /// Two sessions, as the NETCONF layer writes them.
+    fn netconf_state() -> String {
+        let session = |id: u32, user: &str| {
+            format!(
+                "<session><session-id>{id}</session-id>\
+                 <transport xmlns:ncm=\"{NCM}\">ncm:netconf-ssh</transport>\
+                 <username>{user}</username><source-host>127.0.0.1</source-host>\
+                 <login-time>2026-11-29T10:00:00Z</login-time><in-rpcs>1</in-rpcs>\
+                 <in-bad-rpcs>0</in-bad-rpcs><out-rpc-errors>0</out-rpc-errors>\
+                 <out-notifications>0</out-notifications></session>"
+            )
+        };
+        format!(
+            "<netconf-state xmlns=\"{NCM}\"><sessions>{}{}</sessions></netconf-state>",
+            session(1, "admin"),
+            session(2, "bob")
+        )
+    }
+
+    fn filter(inner: &str) -> Element {
+        parse_document(format!("<filter xmlns=\"{BASE}\">{inner}</filter>").as_bytes()).unwrap()
+    }
+
+    fn xpath_filter(select: &str, decls: &str) -> Element {
+        parse_document(
+            format!("<filter xmlns=\"{BASE}\" {decls} type=\"xpath\" select=\"{select}\"/>")
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// A configuration with the two neighbors of the snapshot, in the
+    /// datastores' own context.
+    fn config(ctx: &yang5::context::Context) -> DataTree<'_> {
+        DataTree::parse_string(
+            ctx,
+            format!(
+                "<bgp xmlns=\"{BGP_NS}\"><global><as>65000</as><router-id>1.1.1.1</router-id></global>\
+                 <neighbors><neighbor><address>127.0.0.2</address><remote-as>65001</remote-as></neighbor>\
+                 <neighbor><address>127.0.0.3</address><remote-as>65001</remote-as></neighbor></neighbors></bgp>"
+            ),
+            DataFormat::XML,
+            DataParserFlags::STRICT,
+            DataValidationFlags::NO_STATE,
+        )
+        .unwrap()
+    }
+
+    fn get(
+        schema: &Schema,
+        f: Option<ReadFilter<'_>>,
+        wd: Option<WithDefaults>,
+    ) -> Result<String, RpcError> {
+        let ctx = crate::schema::datastore_context().unwrap();
+        let config = config(&ctx);
+        let req = ReadRequest {
+            datastore: "operational",
+            filter: f,
+            with_defaults: wd,
+            netconf_state: Some(netconf_state()),
+            streams: None,
+        };
+        read_data(schema, Some(&config), Some(&snapshot()), &req)
+    }
+
+    fn get_subtree(schema: &Schema, inner: &str) -> String {
+        let f = filter(inner);
+        get(schema, Some(ReadFilter::Subtree(&f)), None).unwrap()
+    }
+
+    fn get_xpath(schema: &Schema, select: &str) -> Result<String, RpcError> {
+        let f = xpath_filter(
+            select,
+            &format!("xmlns:ncm=\"{NCM}\" xmlns:nb=\"urn:ncagent:yang:ncagent-bgp\""),
+        );
+        let prefixes: Vec<(String, String)> = f
+            .attrs
+            .iter()
+            .filter_map(|a| {
+                a.qname
+                    .strip_prefix("xmlns:")
+                    .map(|p| (p.to_owned(), a.value.clone()))
+            })
+            .collect();
+        let select = f.attr("select").unwrap().to_owned();
+        get(
+            schema,
+            Some(ReadFilter::XPath {
+                select: &select,
+                prefixes: &prefixes,
+            }),
+            None,
+        )
+    }
+
+    /// The reply data parses and validates against the served schema
+    /// (namespaces of identityref values bound, keys present).
+    fn assert_valid(schema: &Schema, xml: &str) {
+        if !xml.is_empty() {
+            schema
+                .parse_state_xml(xml)
+                .unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        }
+    }
+
+    /// Issue #10 regression: a selection below a list keeps the keys
+    /// (RFC 6241 §6.2.5, RFC 7950 §7.8.5).
+    #[test]
+    fn list_entry_selected_below_keeps_its_key() {
+        let s = schema();
+        let out = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\"><sessions><session><username/></session></sessions></netconf-state>"
+            ),
+        );
+        assert!(
+            out.contains("<session><session-id>1</session-id><username>admin</username></session>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<session-id>2</session-id><username>bob</username>"),
+            "{out}"
+        );
+        assert!(!out.contains("source-host"), "{out}");
+    }
+
+    /// Issue #10 regression: the identityref's prefix is bound in the reply.
+    #[test]
+    fn identityref_prefix_is_bound() {
+        let s = schema();
+        let out = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\"><sessions><session><transport/></session></sessions></netconf-state>"
+            ),
+        );
+        let doc = parse_document(format!("<data>{out}</data>").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}: {out}"));
+        let transport = &doc.children[0].children[0].children[0].children[1];
+        assert_eq!(transport.name, "transport", "{out}");
+        match transport.text.split_once(':') {
+            // The prefix is declared on the element or an ancestor, to NCM.
+            Some((prefix, local)) => {
+                assert_eq!(local, "netconf-ssh");
+                assert!(out.contains(&format!("xmlns:{prefix}=\"{NCM}\"")), "{out}");
+            }
+            // RFC 7950 §9.10.3: no prefix, the default namespace in effect
+            // on the element, which must then be NCM.
+            None => {
+                assert_eq!(transport.text, "netconf-ssh");
+                assert_eq!(transport.ns.as_deref(), Some(NCM), "{out}");
+            }
+        }
+        assert_valid(&s, &out);
+    }
+
+    #[test]
+    fn subtree_content_match_on_key_and_non_key() {
+        let s = schema();
+        let by_key = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\"><sessions><session><session-id>2</session-id></session></sessions></netconf-state>"
+            ),
+        );
+        assert!(
+            by_key.contains("<username>bob</username>") && !by_key.contains("admin"),
+            "{by_key}"
+        );
+        assert!(
+            by_key.contains("<source-host>"),
+            "only content match: whole entry: {by_key}"
+        );
+        let by_user = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\"><sessions><session><username>admin</username><in-rpcs/></session></sessions></netconf-state>"
+            ),
+        );
+        assert!(
+            by_user.contains(
+                "<session-id>1</session-id><username>admin</username><in-rpcs>1</in-rpcs>"
+            ),
+            "{by_user}"
+        );
+        assert!(
+            !by_user.contains("bob") && !by_user.contains("source-host"),
+            "{by_user}"
+        );
+        let none = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\"><sessions><session><username>carol</username></session></sessions></netconf-state>"
+            ),
+        );
+        assert_eq!(none, "");
+        // Identityref content match with the client's own prefix.
+        let by_transport = get_subtree(
+            &s,
+            &format!(
+                "<netconf-state xmlns=\"{NCM}\" xmlns:t=\"{NCM}\"><sessions><session><transport>t:netconf-ssh</transport><username/></session></sessions></netconf-state>"
+            ),
+        );
+        assert!(
+            by_transport.contains("<username>bob</username>"),
+            "{by_transport}"
+        );
+    }
+
+    #[test]
+    fn subtree_containment_namespaces_and_empty() {
+        let s = schema();
+        // Two namespaces in one filter; a neighbor's state by key.
+        let out = get_subtree(
+            &s,
+            "<bgp-vpn-target-state xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><local-as/></bgp-vpn-target-state>\
+             <bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><neighbors><neighbor><address>127.0.0.3</address><state><session-state/></state></neighbor></neighbors></bgp>",
+        );
+        assert!(out.contains("<local-as>65000</local-as>"), "{out}");
+        assert!(out.contains("<neighbor><address>127.0.0.3</address><state><session-state>established</session-state></state></neighbor>"), "{out}");
+        assert!(
+            !out.contains("127.0.0.2") && !out.contains("<peer>"),
+            "{out}"
+        );
+        assert_valid(&s, &out);
+        // RFC 6241 §6.4.2: an empty filter selects nothing.
+        assert_eq!(get_subtree(&s, ""), "");
+        // A namespace no module has: nothing.
+        assert_eq!(
+            get_subtree(&s, "<netconf-state xmlns=\"urn:unknown\"/>"),
+            ""
+        );
+    }
+
+    #[test]
+    fn xpath_selects_with_ancestors_and_keys() {
+        let s = schema();
+        let out = get_xpath(
+            &s,
+            "/ncm:netconf-state/ncm:sessions/ncm:session[ncm:username='bob']/ncm:transport",
+        )
+        .unwrap();
+        assert!(
+            out.contains("<session><session-id>2</session-id><transport"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("admin") && !out.contains("<username>"),
+            "{out}"
+        );
+        assert_valid(&s, &out);
+        let out = get_xpath(&s, "/nb:bgp/nb:neighbors/nb:neighbor[nb:address='127.0.0.2']/nb:state/nb:counters/nb:updates-sent").unwrap();
+        assert!(
+            out.contains(
+                "<address>127.0.0.2</address><state><counters><updates-sent>3</updates-sent>"
+            ),
+            "{out}"
+        );
+        // An identityref literal written with the client's prefix.
+        let out = get_xpath(&s, "/ncm:netconf-state/ncm:sessions/ncm:session[ncm:transport='ncm:netconf-ssh']/ncm:username").unwrap();
+        assert!(out.contains("<username>admin</username>"), "{out}");
+    }
+
+    /// Overlapping selections (a node and its descendants) give the same
+    /// data as the outermost one alone.
+    #[test]
+    fn xpath_overlapping_selections() {
+        let s = schema();
+        let all = get_xpath(&s, "/ncm:netconf-state/ncm:sessions//*").unwrap();
+        let sessions = get_xpath(&s, "/ncm:netconf-state/ncm:sessions").unwrap();
+        assert_eq!(all, sessions);
+        assert!(all.contains("<username>bob</username>"), "{all}");
+    }
+
+    #[test]
+    fn xpath_errors() {
+        let s = schema();
+        let e = get_xpath(&s, "/ncm:netconf-state[").unwrap_err();
+        assert_eq!(e.tag(), ErrorTag::InvalidValue, "{}", e.to_xml());
+        let e = get_xpath(&s, "/zz:netconf-state").unwrap_err();
+        assert_eq!(e.tag(), ErrorTag::BadAttribute, "{}", e.to_xml());
+        assert!(
+            e.to_xml().contains("<bad-attribute>select</bad-attribute>"),
+            "{}",
+            e.to_xml()
+        );
+    }
+
+    const BGP_NS: &str = "urn:ncagent:yang:ncagent-bgp";
+
+    fn get_config(schema: &Schema, config: &DataTree<'_>, wd: Option<WithDefaults>) -> String {
+        let req = ReadRequest {
+            datastore: "running",
+            filter: None,
+            with_defaults: wd,
+            netconf_state: None,
+            streams: None,
+        };
+        read_data(schema, Some(config), None, &req).unwrap()
+    }
+
+    /// RFC 6243 §3 on get-config, with a configuration of the datastore
+    /// context (another libyang context than the served one): hold-time
+    /// is a default (90); connect-retry is set to its default value (5).
+    #[test]
+    fn with_defaults_modes_on_get_config() {
+        let s = schema();
+        let ctx = crate::schema::datastore_context().unwrap();
+        let config = DataTree::parse_string(
+            &ctx,
+            format!(
+                "<bgp xmlns=\"{BGP_NS}\"><global><as>65000</as><router-id>1.1.1.1</router-id>\
+                 <timers><connect-retry>5</connect-retry></timers></global></bgp>"
+            ),
+            DataFormat::XML,
+            DataParserFlags::STRICT,
+            DataValidationFlags::NO_STATE,
+        )
+        .unwrap();
+        let explicit = get_config(&s, &config, None);
+        assert!(
+            explicit.contains("<connect-retry>5</connect-retry>"),
+            "{explicit}"
+        );
+        assert!(!explicit.contains("hold-time"), "{explicit}");
+        assert_eq!(
+            explicit,
+            get_config(&s, &config, Some(WithDefaults::Explicit))
+        );
+        let all = get_config(&s, &config, Some(WithDefaults::ReportAll));
+        assert!(
+            all.contains("<hold-time>90</hold-time>")
+                && all.contains("<connect-retry>5</connect-retry>"),
+            "{all}"
+        );
+        let tagged = get_config(&s, &config, Some(WithDefaults::ReportAllTagged));
+        assert!(
+            tagged.contains(":default=\"true\">90</hold-time>"),
+            "{tagged}"
+        );
+        assert!(
+            tagged.contains("urn:ietf:params:xml:ns:netconf:default:1.0"),
+            "{tagged}"
+        );
+        let trim = get_config(&s, &config, Some(WithDefaults::Trim));
+        assert!(
+            !trim.contains("hold-time") && !trim.contains("connect-retry"),
+            "{trim}"
+        );
+        assert!(trim.contains("<as>65000</as>"), "{trim}");
+    }
+
+    /// with-defaults on <get>: the configuration and state merged; state
+    /// follows the same rule.
+    #[test]
+    fn with_defaults_on_get_merges_config_and_state() {
+        let s = schema();
+        let ctx = crate::schema::datastore_context().unwrap();
+        let config = DataTree::parse_string(
+            &ctx,
+            format!(
+                "<bgp xmlns=\"{BGP_NS}\"><global><as>65000</as><router-id>1.1.1.1</router-id></global>\
+                 <neighbors><neighbor><address>127.0.0.2</address><remote-as>65001</remote-as></neighbor></neighbors></bgp>"
+            ),
+            DataFormat::XML,
+            DataParserFlags::STRICT,
+            DataValidationFlags::NO_STATE,
+        )
+        .unwrap();
+        let f = filter(&format!("<bgp xmlns=\"{BGP_NS}\"/>"));
+        let req = ReadRequest {
+            datastore: "operational",
+            filter: Some(ReadFilter::Subtree(&f)),
+            with_defaults: Some(WithDefaults::ReportAll),
+            netconf_state: None,
+            streams: None,
+        };
+        let out = read_data(&s, Some(&config), Some(&snapshot()), &req).unwrap();
+        assert!(out.contains("<remote-as>65001</remote-as>"), "{out}");
+        // 127.0.0.3 runs in the engine but has no configured entry.
+        assert!(!out.contains("127.0.0.3"), "{out}");
+        s.validate_state_xml(&out)
+            .unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert!(out.contains("<passive-mode>false</passive-mode>"), "{out}");
+        assert!(
+            out.contains("<session-state>established</session-state>"),
+            "{out}"
+        );
+        assert_valid(&s, &out);
+        let req = ReadRequest {
+            with_defaults: None,
+            ..req
+        };
+        let out = read_data(&s, Some(&config), Some(&snapshot()), &req).unwrap();
+        assert!(
+            !out.contains("passive-mode") && out.contains("<session-state>"),
+            "{out}"
+        );
+    }
+
+    /// RFC 8525: the library lists what is served; the hello agrees.
+    #[test]
+    fn yang_library_and_hello_agree() {
+        let s = schema();
+        let f = filter(
+            "<yang-library xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\"/><modules-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\"/>",
+        );
+        let out = get(&s, Some(ReadFilter::Subtree(&f)), None).unwrap();
+        assert_valid(&s, &out);
+        let id = s.content_id();
+        assert!(
+            out.contains(&format!("<content-id>{id}</content-id>")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("<module-set-id>{id}</module-set-id>")),
+            "{out}"
+        );
+        for m in [
+            "ncagent-bgp",
+            "ncagent-bgp-vpn-target",
+            "ietf-netconf-monitoring",
+            "ietf-netconf-with-defaults",
+        ] {
+            assert!(
+                out.contains(&format!("<module><name>{m}</name>")),
+                "{m}: {out}"
+            );
+        }
+        assert!(
+            out.contains("<import-only-module><name>ietf-inet-types</name>"),
+            "{out}"
+        );
+        // Imported by a served module: import-only, never implemented.
+        let (library, _) = out.split_once("<modules-state").unwrap();
+        assert!(
+            !library.contains("<module><name>ietf-yang-metadata</name>"),
+            "{out}"
+        );
+        for absent in [
+            "ietf-yang-schema-mount",
+            "ietf-yang-structure-ext",
+            "<name>yang</name>",
+        ] {
+            assert!(!out.contains(absent), "{absent}: {out}");
+        }
+        for ds in ["running", "candidate", "startup", "operational"] {
+            assert!(
+                out.contains(&format!(":{ds}</name><schema>complete</schema>")),
+                "{ds}: {out}"
+            );
+        }
+        let caps = s.module_capabilities();
+        assert!(caps.contains(&format!(
+            "urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id={id}"
+        )), "{caps:?}");
+        assert!(!caps.iter().any(|c| c.contains("2016-06-21")), "{caps:?}");
+        // Every module capability names a module the library lists as
+        // implemented, with the same revision.
+        for c in caps.iter().filter(|c| c.contains("?module=")) {
+            let q = c.split_once('?').unwrap().1;
+            let field = |k: &str| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                    .map(str::to_owned)
+            };
+            let name = field("module").unwrap();
+            let rev = field("revision").unwrap();
+            assert!(
+                out.contains(&format!(
+                    "<module><name>{name}</name><revision>{rev}</revision>"
+                )),
+                "{c} not in the library: {out}"
+            );
+        }
+    }
+
+    /// The whole <get> reply validates against the served schema
+    /// (mandatory nodes included); engine peers without a configured
+    /// neighbor entry are not reported under /bgp.
+    #[test]
+    fn unfiltered_get_is_valid_data() {
+        let s = schema();
+        let out = get(&s, None, None).unwrap();
+        assert!(
+            out.contains("<bgp-vpn-target-state") && out.contains("<yang-library"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<received-time>2027-01-15T08:00:00Z</received-time>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<established-since>2027-01-15T08:00:00Z</established-since>"),
+            "{out}"
+        );
+        s.validate_state_xml(&out)
+            .unwrap_or_else(|e| panic!("{e}\n{out}"));
+        // Without configuration: no neighbor entries, still valid.
+        let req = ReadRequest {
+            datastore: "operational",
+            filter: None,
+            with_defaults: None,
+            netconf_state: Some(netconf_state()),
+            streams: None,
+        };
+        let out = read_data(&s, None, Some(&snapshot()), &req).unwrap();
+        assert!(!out.contains("<bgp xmlns"), "{out}");
+        s.validate_state_xml(&out)
+            .unwrap_or_else(|e| panic!("{e}\n{out}"));
+    }
+}
