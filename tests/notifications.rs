@@ -466,16 +466,32 @@ async fn session_end_of_a_killed_session_names_the_killer() {
         assert!(a.rpc(&subscribe("")).contains("<ok/>"));
         let b = Client::connect_hello(addr, MONITOR);
         let b_id = text_of(&b.server_hello, "session-id").unwrap().to_owned();
+        // Killed before the server has read its hello, b would never have
+        // started (RFC 6470: no start, so no end): wait for its start.
+        let want_start = format!("<session-id>{b_id}</session-id>");
+        for _ in 0..10 {
+            let (m, _) = recv_until(&mut a, "<netconf-session-start");
+            if m.contains(&want_start) {
+                break;
+            }
+        }
         send_rpc(
             &mut a,
             "k",
             &format!("<kill-session><session-id>{b_id}</session-id></kill-session>"),
         );
-        let (r, _) = recv_until(&mut a, "message-id=\"k\"");
+        let (r, early) = recv_until(&mut a, "message-id=\"k\"");
         assert!(r.contains("<ok/>"), "{r}");
         let want = format!("<session-id>{b_id}</session-id>");
-        let mut end = None;
+        // The killed session may end, and its end be announced, before the
+        // reply to kill-session is written.
+        let mut end = early
+            .into_iter()
+            .find(|m| m.contains("<netconf-session-end") && m.contains(&want));
         for _ in 0..10 {
+            if end.is_some() {
+                break;
+            }
             let (m, _) = recv_until(&mut a, "<netconf-session-end");
             if m.contains(&want) {
                 end = Some(m);
@@ -496,4 +512,63 @@ async fn session_end_of_a_killed_session_names_the_killer() {
     })
     .await;
     agent.stop().await;
+}
+
+/// RFC 6470 §2.1: changes of running (by whom, which nodes) and the
+/// confirmed-commit life cycle reach a subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_changes_and_confirmed_commits_are_announced() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut a = Client::connect_hello(addr, ADMIN);
+        let r = a.rpc(&subscribe("<stream>NETCONF</stream>"));
+        assert!(r.contains("<ok/>"), "{r}");
+        let mut b = Client::connect_hello(addr, OPERATOR);
+        let b_id = text_of(&b.server_hello, "session-id").unwrap().to_owned();
+        let bgp = "<bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as>65000</as>\
+                   <router-id>10.255.0.1</router-id><route-target>65000:100</route-target></global>\
+                   <neighbors><neighbor><address>127.0.0.11</address><remote-as>65001</remote-as>\
+                   <transport><passive-mode>true</passive-mode></transport></neighbor></neighbors></bgp>";
+        let r = b.rpc(&format!(
+            "<edit-config><target><running/></target><config>{bgp}</config></edit-config>"
+        ));
+        assert!(r.contains("<ok/>"), "{r}");
+        let (change, _) = recv_until(&mut a, "<netconf-config-change");
+        assert!(change.contains("<username>operator</username>"), "{change}");
+        assert!(change.contains(&format!("<session-id>{b_id}</session-id>")), "{change}");
+        assert!(change.contains("<datastore>running</datastore>"), "{change}");
+        assert!(change.contains("<operation>create</operation>"), "{change}");
+        assert!(change.contains("bgp:neighbor[bgp:address=&apos;127.0.0.11&apos;]"), "{change}");
+        assert!(change.contains("bgp:route-target[.=&apos;65000:100&apos;]"), "{change}");
+
+        // A confirmed commit that nobody confirms (RFC 6241 §8.4): start
+        // with its timeout, then the timeout, and running changed back by
+        // the server.
+        let r = b.rpc(
+            "<edit-config><target><candidate/></target><config>\
+             <bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global>\
+             <route-target>65000:200</route-target></global></bgp></config></edit-config>",
+        );
+        assert!(r.contains("<ok/>"), "{r}");
+        let r = b.rpc("<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>");
+        assert!(r.contains("<ok/>"), "{r}");
+        // The change of running is announced as it is applied, the start
+        // once the commit is answered.
+        let (start, before) = recv_until(&mut a, "<netconf-confirmed-commit");
+        assert!(start.contains("<confirm-event>start</confirm-event>"), "{start}");
+        assert!(start.contains("<timeout>1</timeout>"), "{start}");
+        let added = before
+            .iter()
+            .find(|m| m.contains("<netconf-config-change"))
+            .expect("the committed change announced before the start");
+        assert!(added.contains("route-target[.=&apos;65000:200&apos;]"), "{added}");
+        let (timeout, _) = recv_until(&mut a, "<netconf-confirmed-commit");
+        assert!(timeout.contains("<confirm-event>timeout</confirm-event>"), "{timeout}");
+        let (undone, _) = recv_until(&mut a, "<netconf-config-change");
+        assert!(undone.contains("<server/>"), "{undone}");
+        assert!(undone.contains("<operation>delete</operation>"), "{undone}");
+        assert!(undone.contains("route-target[.=&apos;65000:200&apos;]"), "{undone}");
+    })
+    .await;
 }

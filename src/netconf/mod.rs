@@ -108,6 +108,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct RpcContext {
     pub session_id: u32,
     pub user: SessionUser,
+    /// The client's address, when the transport has one (RFC 6470
+    /// `source-host` of the events the operation causes).
+    pub source_host: Option<std::net::IpAddr>,
 }
 
 /// What the NETCONF server needs from the rest of the agent.

@@ -438,6 +438,7 @@ async fn process_messages(
     let ctx = RpcContext {
         session_id: guard.id,
         user: user.clone(),
+        source_host: state.session_peer(guard.id).map(|a| a.ip()),
     };
     // Waits for room in the reply queue (this is what pushes back on
     // reading when the client does not read), then queues the reply.

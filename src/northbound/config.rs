@@ -19,22 +19,25 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tracing::{error, info, warn};
 use yang5::context::Context;
 use yang5::data::DataTree;
 
+use super::events;
 use crate::auth;
 use crate::bgp::{BgpConfig, BgpError, BgpHandle, ReconfigureError};
 use crate::datastore::bgp::{BgpIntent, seed_tree};
+use crate::datastore::diff::{self, Change};
 use crate::datastore::{
     CopySource, Datastore, DatastoreError, Datastores, DefaultOperation, EditOptions, ErrorOption,
     ErrorTag, SessionId, Snapshot, StartupOrigin, StartupStore, TestOption,
 };
 use crate::netconf::error::{BASE_NS, Escaped, ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::{Element, ReplyBody, Rpc};
+use crate::netconf::notify::{ChangedBy, ConfirmEvent, Notifier, SessionInfo};
 use crate::netconf::ops::check_parameters;
 use crate::netconf::{
     CAP_CANDIDATE, CAP_CONFIRMED_COMMIT, CAP_ROLLBACK_ON_ERROR, CAP_STARTUP, CAP_VALIDATE,
@@ -137,6 +140,7 @@ impl OpenedStore {
             extras: self.extras,
             generation: AtomicU64::new(0),
             timer: Mutex::new(None),
+            notifier: OnceLock::new(),
         })
     }
 }
@@ -154,6 +158,32 @@ pub struct ConfigStore {
     generation: AtomicU64,
     /// The rollback timer of the pending confirmed commit, if any.
     timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Where changes of running and confirmed commits are announced
+    /// (RFC 6470 `netconf-config-change`, `netconf-confirmed-commit`).
+    notifier: OnceLock<Arc<Notifier>>,
+}
+
+/// What changed in running, in the datastore's terms; nothing if a tree
+/// cannot be read (the event then lists no edit: RFC 6470 makes the edit
+/// list optional).
+fn changes_between(old: &DataTree<'_>, new: &DataTree<'_>) -> Vec<Change> {
+    diff::diff(old, new).unwrap_or_else(|e| {
+        warn!(error = %e, "the change of running could not be listed");
+        Vec::new()
+    })
+}
+
+/// RFC 6470 `common-session-parms` of the session that sent an operation.
+fn session_info(ctx: &RpcContext) -> SessionInfo {
+    SessionInfo {
+        session_id: ctx.session_id,
+        username: ctx.user.name.clone(),
+        source_host: ctx.source_host,
+    }
+}
+
+fn changed_by(ctx: &RpcContext) -> ChangedBy {
+    ChangedBy::User(session_info(ctx))
 }
 
 /// The engine's configuration for a datastore tree; no `bgp` container:
@@ -513,6 +543,12 @@ impl ConfigStore {
         self.with(|s| f(s.ds.tree(ds)))
     }
 
+    /// Announces changes of running and confirmed commits on `notifier`'s
+    /// stream from now on (set once; later calls are ignored).
+    pub fn set_notifier(&self, notifier: Arc<Notifier>) {
+        let _ = self.notifier.set(notifier);
+    }
+
     /// A datastore as XML (explicit nodes only); "" when empty.
     pub fn config_xml(&self, ds: Datastore) -> Result<String, RpcError> {
         self.with(|s| s.ds.get_config(ds).map_err(|e| rpc_error(&s.ds, &e)))
@@ -551,6 +587,7 @@ impl ConfigStore {
                         .rollback(
                             |c| c.session == session && c.persist.is_none(),
                             "its session ended",
+                            (ConfirmEvent::Cancel, None),
                         )
                         .await;
                 });
@@ -587,8 +624,8 @@ impl ConfigStore {
                 info!(datastore = ds.name(), "{}", op.name);
                 Ok(ReplyBody::Ok)
             }
-            "edit-config" => self.edit_config(sid, rpc).await,
-            "copy-config" => self.copy_config(sid, rpc).await,
+            "edit-config" => self.edit_config(ctx, rpc).await,
+            "copy-config" => self.copy_config(ctx, rpc).await,
             "delete-config" => {
                 check_parameters(op, BASE_NS, &["target"]).map_err(one)?;
                 let ds = datastore(op, "target").map_err(one)?;
@@ -626,7 +663,7 @@ impl ConfigStore {
                 })?;
                 Ok(ReplyBody::Ok)
             }
-            "commit" => self.commit(sid, op).await,
+            "commit" => self.commit(ctx, op).await,
             "discard-changes" => {
                 check_parameters(op, BASE_NS, &[]).map_err(one)?;
                 self.with(|s| {
@@ -635,12 +672,13 @@ impl ConfigStore {
                 })?;
                 Ok(ReplyBody::Ok)
             }
-            "cancel-commit" => self.cancel_commit(sid, op).await,
+            "cancel-commit" => self.cancel_commit(ctx, op).await,
             other => Err(one(RpcError::unsupported_operation(other))),
         }
     }
 
-    async fn edit_config(&self, sid: SessionId, rpc: &Rpc) -> Result<ReplyBody, Errors> {
+    async fn edit_config(&self, ctx: &RpcContext, rpc: &Rpc) -> Result<ReplyBody, Errors> {
+        let sid = ctx.session_id;
         let op = &rpc.op;
         check_parameters(
             op,
@@ -712,12 +750,14 @@ impl ConfigStore {
         if target != Datastore::Running || options.test_option == TestOption::TestOnly {
             return self.with(|s| edit(s).0).map(|()| ReplyBody::Ok);
         }
-        self.change_running(None, edit, |_| {}).await?;
+        self.change_running(changed_by(ctx), None, edit, |_| {})
+            .await?;
         info!(datastore = target.name(), "edit-config applied");
         Ok(ReplyBody::Ok)
     }
 
-    async fn copy_config(&self, sid: SessionId, rpc: &Rpc) -> Result<ReplyBody, Errors> {
+    async fn copy_config(&self, ctx: &RpcContext, rpc: &Rpc) -> Result<ReplyBody, Errors> {
+        let sid = ctx.session_id;
         let op = &rpc.op;
         check_parameters(op, BASE_NS, &["target", "source"]).map_err(one)?;
         let target = datastore(op, "target").map_err(one)?;
@@ -738,7 +778,8 @@ impl ConfigStore {
             }
         };
         if target == Datastore::Running {
-            self.change_running(None, copy, |_| {}).await?;
+            self.change_running(changed_by(ctx), None, copy, |_| {})
+                .await?;
         } else {
             self.with(|s| copy(s).0)?;
         }
@@ -747,7 +788,8 @@ impl ConfigStore {
     }
 
     /// RFC 6241 §8.3.4.1 `<commit>` and §8.4.5.1 confirmed commit.
-    async fn commit(self: &Arc<Self>, sid: SessionId, op: &Element) -> Result<ReplyBody, Errors> {
+    async fn commit(self: &Arc<Self>, ctx: &RpcContext, op: &Element) -> Result<ReplyBody, Errors> {
+        let sid = ctx.session_id;
         check_parameters(
             op,
             BASE_NS,
@@ -771,8 +813,11 @@ impl ConfigStore {
         let persist = text_param(op, "persist");
         let persist_id = text_param(op, "persist-id");
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        // RFC 6470 §2.1 confirm-event of this commit, if any.
+        let mut event: Option<ConfirmEvent> = None;
         let result = self
             .change_running(
+                changed_by(ctx),
                 Some(sid),
                 |s| {
                     if let Err(e) = check_confirming(s, sid, persist_id.as_deref()) {
@@ -795,6 +840,7 @@ impl ConfigStore {
                         // confirms a pending confirmed commit.
                         if s.confirm.take().is_some() {
                             info!("confirmed commit confirmed");
+                            event = Some(ConfirmEvent::Complete);
                         }
                         return;
                     }
@@ -802,6 +848,7 @@ impl ConfigStore {
                         // A follow-up confirmed commit: new timeout, the
                         // rollback still goes back to before the first.
                         (Some(c), _) => {
+                            event = Some(ConfirmEvent::Extend);
                             c.generation = generation;
                             c.session = sid;
                             if persist.is_some() {
@@ -809,6 +856,7 @@ impl ConfigStore {
                             }
                         }
                         (None, Some(before)) => {
+                            event = Some(ConfirmEvent::Start);
                             s.confirm = Some(Confirm {
                                 before,
                                 session: sid,
@@ -823,6 +871,10 @@ impl ConfigStore {
             .await;
         self.with(|s| s.staged_before = None);
         result?;
+        if let (Some(event), Some(hub)) = (event, self.notifier.get()) {
+            let secs = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX);
+            hub.confirmed_commit(event, Some(&session_info(ctx)), Some(secs));
+        }
         if confirmed {
             info!(
                 timeout_secs = timeout.as_secs(),
@@ -833,7 +885,11 @@ impl ConfigStore {
             let timer = tokio::spawn(async move {
                 tokio::time::sleep(timeout.min(MAX_CONFIRM_TIMER)).await;
                 store
-                    .rollback(|c| c.generation == generation, "confirm-timeout expired")
+                    .rollback(
+                        |c| c.generation == generation,
+                        "confirm-timeout expired",
+                        (ConfirmEvent::Timeout, None),
+                    )
                     .await;
             });
             // One timer at a time: a client repeating confirmed commits
@@ -848,7 +904,8 @@ impl ConfigStore {
     }
 
     /// RFC 6241 §8.4.5.2 `<cancel-commit>`.
-    async fn cancel_commit(&self, sid: SessionId, op: &Element) -> Result<ReplyBody, Errors> {
+    async fn cancel_commit(&self, ctx: &RpcContext, op: &Element) -> Result<ReplyBody, Errors> {
+        let sid = ctx.session_id;
         check_parameters(op, BASE_NS, &["persist-id"]).map_err(one)?;
         let persist_id = text_param(op, "persist-id");
         self.with(|s| match &s.confirm {
@@ -879,6 +936,7 @@ impl ConfigStore {
             .rollback(
                 move |c| c.persist.is_none() || c.persist == pid,
                 "cancel-commit",
+                (ConfirmEvent::Cancel, Some(session_info(ctx))),
             )
             .await;
         if done {
@@ -892,21 +950,42 @@ impl ConfigStore {
     /// Rolls a pending confirmed commit back if `which` selects it:
     /// running returns to what it was before, and the engine with it.
     /// Answers whether a rollback happened.
-    async fn rollback(&self, which: impl FnOnce(&Confirm<'_>) -> bool, why: &str) -> bool {
+    async fn rollback(
+        &self,
+        which: impl FnOnce(&Confirm<'_>) -> bool,
+        why: &str,
+        (event, who): (ConfirmEvent, Option<SessionInfo>),
+    ) -> bool {
         let _serial = self.apply.lock().await;
         let extras = self.extras;
         let cfg = self.with(|s| {
             let c = s.confirm.take_if(|c| which(c))?;
+            let undone = s.ds.snapshot(Datastore::Running).ok();
             if let Err(e) = s.ds.restore_running(c.before) {
                 error!(error = %e, "restoring running for a rollback");
                 return None;
             }
-            Some(engine_config(s.ds.tree(Datastore::Running), extras))
+            let changes = undone.map(|u| changes_between(u.tree(), s.ds.tree(Datastore::Running)));
+            Some((
+                engine_config(s.ds.tree(Datastore::Running), extras),
+                changes,
+            ))
         });
-        let Some(cfg) = cfg else {
+        let Some((cfg, changes)) = cfg else {
             return false;
         };
         warn!(reason = why, "confirmed commit rolled back");
+        if let Some(hub) = self.notifier.get() {
+            // RFC 6470: the confirmed commit ended, and running changed
+            // back (by the server on a timeout or a session's end).
+            hub.confirmed_commit(event, who.as_ref(), None);
+            let by = who.map_or(ChangedBy::Server, ChangedBy::User);
+            hub.config_change(
+                &by,
+                "running",
+                &events::config_edits(&changes.unwrap_or_default()),
+            );
+        }
         match cfg {
             Ok(cfg) => {
                 if let Err(e) = self.reconfigure(&cfg).await {
@@ -926,6 +1005,7 @@ impl ConfigStore {
     /// commit by that session, whose candidate is kept if refused.
     async fn change_running<T>(
         &self,
+        by: ChangedBy,
         committed_by: Option<SessionId>,
         change: impl FnOnce(&mut Stores<'_>) -> (Result<T, Errors>, bool),
         on_applied: impl FnOnce(&mut Stores<'_>),
@@ -958,13 +1038,20 @@ impl ConfigStore {
         };
         match self.reconfigure(&cfg).await {
             Ok(()) => {
-                self.with(|s| {
-                    s.undo = None;
+                let changes = self.with(|s| {
+                    let changes = s.undo.take().map(|before| {
+                        changes_between(before.tree(), s.ds.tree(Datastore::Running))
+                    });
                     if let Err(e) = s.ds.candidate_follows_running() {
                         warn!(error = %e, "candidate could not follow running");
                     }
                     on_applied(s);
+                    changes
                 });
+                // RFC 6470 §2.1: running changed, and who changed it.
+                if let (Some(hub), Some(changes)) = (self.notifier.get(), changes) {
+                    hub.config_change(&by, "running", &events::config_edits(&changes));
+                }
                 result
             }
             Err(e) => {

@@ -3,6 +3,7 @@
 //! through the notification hub (RFC 5277).
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -12,7 +13,8 @@ use tracing::warn;
 use crate::bgp::{
     BgpHandle, Direction, DownCause, PeerEvent, PeerSelector, RefreshError, RefreshOutcome,
 };
-use crate::netconf::notify::Notifier;
+use crate::datastore::diff::Change;
+use crate::netconf::notify::{Edit, EditOperation, Notifier};
 use crate::xml::Escaped;
 
 /// Namespace of `yang/ncagent-bgp-events@2026-11-29.yang`.
@@ -142,6 +144,91 @@ pub fn forward_peer_events(
     })
 }
 
+/// Prefix and namespace of the BGP configuration module in edit targets.
+const BGP_PREFIX: (&str, &str) = ("bgp", crate::schema::BGP_CONFIG_NAMESPACE);
+
+/// A YANG string literal for an instance-identifier predicate (RFC 7950
+/// §9.13.2): single quotes unless the value holds one.
+fn literal(v: &str) -> String {
+    if v.contains('\'') {
+        format!("\"{v}\"")
+    } else {
+        format!("'{v}'")
+    }
+}
+
+/// `leaves` below `base` ("timers/hold-time" → `/bgp:timers/bgp:hold-time`);
+/// a segment with a predicate (`afi-safi[rtc]`) stands for its list entry.
+fn leaf_target(base: &str, leaf: &str) -> String {
+    let mut t = base.to_owned();
+    for seg in leaf.split('/') {
+        let name = seg.split('[').next().unwrap_or(seg);
+        let _ = write!(t, "/bgp:{name}");
+    }
+    t
+}
+
+/// RFC 6470 `netconf-config-change` edits for a change of running, as the
+/// datastore diff names it: one edit per list entry or leaf that changed.
+pub fn config_edits(changes: &[Change]) -> Vec<Edit> {
+    const BGP: &str = "/bgp:bgp";
+    let neighbor = |a: &IpAddr| {
+        format!(
+            "{BGP}/bgp:neighbors/bgp:neighbor[bgp:address={}]",
+            literal(&a.to_string())
+        )
+    };
+    let group = |n: &str| {
+        format!(
+            "{BGP}/bgp:peer-groups/bgp:peer-group[bgp:name={}]",
+            literal(n)
+        )
+    };
+    let rt = |v: &str| format!("{BGP}/bgp:global/bgp:route-target[.={}]", literal(v));
+    let mut out: Vec<(EditOperation, String)> = Vec::new();
+    for c in changes {
+        match c {
+            Change::BgpAdded => out.push((EditOperation::Create, BGP.into())),
+            Change::BgpRemoved => out.push((EditOperation::Delete, BGP.into())),
+            Change::GlobalChanged { leaves } => out.extend(leaves.iter().map(|l| {
+                (
+                    EditOperation::Replace,
+                    leaf_target(&format!("{BGP}/bgp:global"), l),
+                )
+            })),
+            Change::GroupAdded(g) => out.push((EditOperation::Create, group(&g.name))),
+            Change::GroupChanged(g) => out.push((EditOperation::Merge, group(&g.name))),
+            Change::GroupRemoved(n) => out.push((EditOperation::Delete, group(n))),
+            Change::RouteTargetAdded(v) => out.push((EditOperation::Create, rt(v))),
+            Change::RouteTargetRemoved(v) => out.push((EditOperation::Delete, rt(v))),
+            Change::PeerAdded(n) => out.push((EditOperation::Create, neighbor(&n.address))),
+            Change::PeerRemoved(a) => out.push((EditOperation::Delete, neighbor(a))),
+            Change::PeerMoved { address, .. } => out.push((
+                EditOperation::Replace,
+                format!("{}/bgp:peer-group", neighbor(address)),
+            )),
+            Change::ShutdownToggled { address, .. } => out.push((
+                EditOperation::Replace,
+                format!("{}/bgp:shutdown", neighbor(address)),
+            )),
+            Change::PeerChanged {
+                address, leaves, ..
+            } => out.extend(
+                leaves
+                    .iter()
+                    .map(|l| (EditOperation::Replace, leaf_target(&neighbor(address), l))),
+            ),
+        }
+    }
+    out.into_iter()
+        .map(|(operation, target)| Edit {
+            operation,
+            target,
+            namespaces: vec![(BGP_PREFIX.0.into(), BGP_PREFIX.1.into())],
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -194,5 +281,55 @@ mod tests {
         assert!(x.contains("<notification><direction>sent</direction><code>4</code><subcode>0</subcode></notification>"));
         ev.cause = Some(DownCause::Closed("connection closed by peer".into()));
         assert!(peer_state_xml(&ev).contains("<reason>connection closed by peer</reason>"));
+    }
+
+    #[test]
+    fn config_edits_name_each_changed_node() {
+        use crate::datastore::diff::Change;
+        let edits = config_edits(&[
+            Change::GlobalChanged {
+                leaves: vec!["timers/hold-time"],
+            },
+            Change::RouteTargetAdded("65000:1".into()),
+            Change::GroupRemoved("it's".into()),
+            Change::PeerRemoved("2001:db8::2".parse().unwrap()),
+            Change::ShutdownToggled {
+                address: "10.0.0.1".parse().unwrap(),
+                shutdown: true,
+            },
+            Change::BgpRemoved,
+        ]);
+        let got: Vec<(&str, &str)> = edits
+            .iter()
+            .map(|e| (e.operation.as_str(), e.target.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("replace", "/bgp:bgp/bgp:global/bgp:timers/bgp:hold-time"),
+                (
+                    "create",
+                    "/bgp:bgp/bgp:global/bgp:route-target[.='65000:1']"
+                ),
+                (
+                    "delete",
+                    "/bgp:bgp/bgp:peer-groups/bgp:peer-group[bgp:name=\"it's\"]"
+                ),
+                (
+                    "delete",
+                    "/bgp:bgp/bgp:neighbors/bgp:neighbor[bgp:address='2001:db8::2']"
+                ),
+                (
+                    "replace",
+                    "/bgp:bgp/bgp:neighbors/bgp:neighbor[bgp:address='10.0.0.1']/bgp:shutdown"
+                ),
+                ("delete", "/bgp:bgp"),
+            ]
+        );
+        assert!(edits.iter().all(|e| e.namespaces
+            == [(
+                "bgp".to_owned(),
+                crate::schema::BGP_CONFIG_NAMESPACE.to_owned()
+            )]));
     }
 }

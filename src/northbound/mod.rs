@@ -73,7 +73,10 @@ impl Agent {
     }
 
     /// Announces finished soft resets on `notifier`'s event stream.
+    /// Also announces the datastores' changes of running and confirmed
+    /// commits there (RFC 6470).
     pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Agent {
+        self.config.set_notifier(notifier.clone());
         self.notifier = Some(notifier);
         self
     }
