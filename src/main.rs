@@ -7,6 +7,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use ncagent::config::Config;
 
+/// mimalloc instead of glibc's malloc: with glibc, the memory of many
+/// sessions' short-lived buffers stayed with the process after the load
+/// ended (RSS after the soak ~100 MB over idle), and its heap consolidation
+/// took a fifth of the agent's CPU under load; docs/performance.md ("Soak")
+/// has both measurements.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     version,
