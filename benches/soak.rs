@@ -42,6 +42,9 @@ const PIPELINED: usize = 100_000;
 const PIPELINE_TIME: Duration = Duration::from_secs(300);
 const SESSIONS: usize = 200;
 const SESSION_RPCS: usize = 1_000;
+/// `SOAK_MIXED=SESSIONSxRPCS` (e.g. `50x200`) runs only the mixed phase at
+/// that size (for profiling); the full soak runs without it.
+const MIXED_ENV: &str = "SOAK_MIXED";
 const SESSIONS_TIME: Duration = Duration::from_secs(300);
 const FLOOD: usize = 1_000;
 const FLOOD_ATTEMPTS: usize = 20_000;
@@ -143,6 +146,25 @@ fn latency(c: &mut Client) -> (Duration, Duration, usize) {
     (at(50), at(99), samples.len())
 }
 
+/// rpc-errors seen, by `error-tag` and the operation that drew them, with
+/// one `error-message` each as an example.
+type ErrorTags = std::collections::BTreeMap<(String, String), (usize, String)>;
+
+fn between<'a>(r: &'a str, open: &str, close: &str) -> &'a str {
+    r.split_once(open)
+        .and_then(|(_, rest)| rest.split_once(close))
+        .map_or("", |(v, _)| v)
+}
+
+/// The operation an RPC body names (its first element).
+fn op_name(body: &str) -> String {
+    body.trim_start_matches('<')
+        .split([' ', '>', '/'])
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// Pipelines `n` RPCs; returns how many were answered in order with their
 /// message-id (the rest are lost) and how many were rpc-errors.
 fn pipelined(
@@ -151,10 +173,21 @@ fn pipelined(
     body: impl Fn(usize) -> String,
     limit: Duration,
 ) -> (usize, usize) {
-    let errors = AtomicUsize::new(0);
+    let (answered, tags) = pipelined_tagged(c, n, body, limit);
+    (answered, tags.values().map(|(k, _)| k).sum())
+}
+
+/// [`pipelined`], with the rpc-errors by tag.
+fn pipelined_tagged(
+    c: &mut Client,
+    n: usize,
+    body: impl Fn(usize) -> String,
+    limit: Duration,
+) -> (usize, ErrorTags) {
+    let mut tags = ErrorTags::new();
     let r = c.try_pipeline(
         n,
-        body,
+        &body,
         |i, r| {
             if !r.contains(&format!("message-id=\"p{i}\"")) {
                 return Err(format!(
@@ -163,7 +196,17 @@ fn pipelined(
                 ));
             }
             if r.contains("<rpc-error>") {
-                errors.fetch_add(1, Ordering::Relaxed);
+                let tag = between(r, "<error-tag>", "</error-tag>").to_owned();
+                let e = tags
+                    .entry((op_name(&body(i)), tag))
+                    .or_insert_with(|| (0, String::new()));
+                e.0 += 1;
+                if e.1.is_empty() {
+                    e.1 = between(r, "<error-message", "</error-message>")
+                        .split_once('>')
+                        .map_or("", |(_, m)| m)
+                        .to_owned();
+                }
             }
             Ok(())
         },
@@ -176,7 +219,7 @@ fn pipelined(
             got
         }
     };
-    (answered, errors.load(Ordering::Relaxed))
+    (answered, tags)
 }
 
 /// One RPC in ten is a refresh (import, towards the GoBGP group); the
@@ -305,6 +348,37 @@ fn established(c: &mut Client, peer: &str) -> bool {
     r.contains("<session-state>established</session-state>")
 }
 
+/// `sessions` sessions opened one after another, then `rpcs` mixed RPCs
+/// pipelined on each in parallel: (answered in order, rpc-errors, seconds).
+fn mixed(addr: SocketAddr, key: &Path, sessions: usize, rpcs: usize) -> (usize, ErrorTags, f64) {
+    let clients: Vec<Client> = (0..sessions)
+        .map(|i| connect(addr, key, i % 2 == 0))
+        .collect();
+    let t = Instant::now();
+    let threads: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            std::thread::spawn(move || pipelined_tagged(&mut c, rpcs, mixed_body, SESSIONS_TIME))
+        })
+        .collect();
+    let (mut answered, mut tags) = (0, ErrorTags::new());
+    for th in threads {
+        let (a, t) = th.join().unwrap_or_default();
+        answered += a;
+        for (k, (n, m)) in t {
+            let e = tags.entry(k).or_insert((0, m));
+            e.0 += n;
+        }
+    }
+    (answered, tags, t.elapsed().as_secs_f64())
+}
+
+fn print_tags(tags: &ErrorTags) {
+    for ((op, tag), (n, msg)) in tags {
+        println!("  rpc-error {tag} on {op}: {n} (e.g. \"{msg}\")");
+    }
+}
+
 fn main() {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -354,6 +428,32 @@ fn main() {
         us(base_p99)
     );
     drop(c);
+
+    if let Some((n, k)) = std::env::var(MIXED_ENV)
+        .ok()
+        .and_then(|v| v.split_once('x').map(|(a, b)| (a.parse(), b.parse())))
+        .and_then(|(a, b)| Some((a.ok()?, b.ok()?)))
+    {
+        println!("agent pid {pid}; mixed phase only: {n} sessions x {k}");
+        let (answered, tags, secs) = mixed(addr, &key, n, k);
+        let peak = monitor.take_peak(pid);
+        let mut after = Vec::new();
+        let end = Instant::now();
+        for s in [2, 5, 10, 20] {
+            std::thread::sleep(Duration::from_secs(s).saturating_sub(end.elapsed()));
+            let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+            after.push((s, mb(pid), fds));
+        }
+        println!(
+            "{n} sessions x {k} mixed RPCs: {answered} answered in {secs:.1} s ({:.0}/s); peak RSS {peak:.1} MB; RSS idle {rss_idle:.1} MB, warm {rss_warm:.1} MB; RSS after (s, MB, open fds): {after:.1?}",
+            answered as f64 / secs,
+        );
+        print_tags(&tags);
+        if let Ok(to) = std::env::var("SOAK_KEEP_LOG") {
+            let _ = std::fs::copy(dir.path().join("ncagent.log"), to);
+        }
+        return;
+    }
 
     // 0. The memory pattern of issue #8: sequential sessions of 5,000
     //    pipelined get-config, then rounds of 50 parallel sessions x 1,000;
@@ -420,29 +520,15 @@ fn main() {
     }
 
     // 2. 200 sessions x 1,000 mixed RPCs.
-    let clients: Vec<Client> = (0..SESSIONS)
-        .map(|i| connect(addr, &key, i % 2 == 0))
-        .collect();
-    let t = Instant::now();
-    let threads: Vec<_> = clients
-        .into_iter()
-        .map(|mut c| {
-            std::thread::spawn(move || pipelined(&mut c, SESSION_RPCS, mixed_body, SESSIONS_TIME))
-        })
-        .collect();
-    let (mut answered, mut errors) = (0, 0);
-    for th in threads {
-        let (a, e) = th.join().unwrap_or((0, 0));
-        answered += a;
-        errors += e;
-    }
-    let secs = t.elapsed().as_secs_f64();
+    let (answered, tags, secs) = mixed(addr, &key, SESSIONS, SESSION_RPCS);
+    let errors: usize = tags.values().map(|(k, _)| k).sum();
     lost += SESSIONS * SESSION_RPCS - answered;
     let peak_many = monitor.take_peak(pid);
     println!(
         "{SESSIONS} sessions x {SESSION_RPCS} mixed RPCs: {answered} answered ({errors} rpc-errors) in {secs:.1} s, {:.0}/s; peak RSS {peak_many:.1} MB",
         answered as f64 / secs
     );
+    print_tags(&tags);
     std::thread::sleep(Duration::from_secs(2));
     let rss_after_many = mb(pid);
 

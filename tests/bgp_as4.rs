@@ -157,8 +157,9 @@ async fn four_octet_engine_with_a_two_octet_peer() {
     wait_peer(&engine, "the loop-free route", |p| p.updates_received == 2).await;
     let snap = engine.snapshot().await.unwrap();
     let p = snap.peer(ip(PEER)).unwrap();
-    let rts: Vec<_> = p
-        .rtc_routes_in
+    let routes = engine.routes(ip(PEER)).await.unwrap().unwrap();
+    let rts: Vec<_> = routes
+        .adj_rib_in
         .iter()
         .map(|r| r.route_target.clone().unwrap())
         .collect();

@@ -20,8 +20,13 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn rts(p: &PeerSnapshot) -> Vec<String> {
-    p.rtc_routes_in
+/// The route targets of `peer`'s Adj-RIB-In, sorted.
+async fn rts(h: &BgpHandle, peer: IpAddr) -> Vec<String> {
+    h.routes(peer)
+        .await
+        .unwrap()
+        .unwrap()
+        .adj_rib_in
         .iter()
         .map(|r| r.route_target.clone().unwrap_or_else(|| "default".into()))
         .collect()
@@ -140,14 +145,19 @@ async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
         .unwrap();
     b.write_all(&raw::rtc_end_of_rib()).await.unwrap();
     let a_b = wait_peer(&a, b_ip, "B's two routes and its End-of-RIB in A", |p| {
-        p.rtc_routes_in.len() == 2 && p.end_of_rib_received.is_some()
+        p.adj_rib_in == 2 && p.end_of_rib_received.is_some()
     })
     .await;
     assert!(a_b.negotiated.enhanced_route_refresh && a_b.negotiated.route_refresh);
     assert!(a_b.negotiated.rtc && a_b.negotiated.four_octet_as);
-    assert_eq!(rts(&a_b), vec!["65001:1", "65001:2"]);
-    assert_eq!(a_b.rtc_routes_in[0].origin_as, 65001);
-    assert_eq!(a_b.rtc_routes_in[0].prefix_len, 96);
+    assert_eq!(rts(&a, b_ip).await, vec!["65001:1", "65001:2"]);
+    let routes = a.routes(b_ip).await.unwrap().unwrap();
+    assert_eq!(routes.adj_rib_in[0].origin_as, 65001);
+    assert_eq!(routes.adj_rib_in[0].prefix_len, 96);
+    // The snapshot carries the RIB sizes, not the routes: the same counts.
+    assert_eq!(a_b.adj_rib_in, routes.adj_rib_in.len());
+    assert_eq!(a_b.adj_rib_out, routes.adj_rib_out.len());
+    assert!(a_b.adj_rib_out > 0, "{a_b:#?}");
     // RFC 4684 §6: A's initial advertisement ends with End-of-RIB.
     let (_, before) = raw::read_until(&mut b, 2, raw::is_rtc_end_of_rib).await;
     assert_eq!(before, vec![2], "A's one UPDATE, then End-of-RIB");
@@ -172,10 +182,10 @@ async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
         .unwrap();
     b.write_all(&raw::route_refresh(2)).await.unwrap();
     let a_b2 = wait_peer(&a, b_ip, "stale route gone after EoRR", |p| {
-        p.rtc_routes_in.len() == 1
+        p.adj_rib_in == 1
     })
     .await;
-    assert_eq!(rts(&a_b2), vec!["65001:1"]);
+    assert_eq!(rts(&a, b_ip).await, vec!["65001:1"]);
     assert_eq!(a_b2.route_refresh_sent, 1);
     assert_eq!(a_b2.route_refresh_received, 2, "BoRR + EoRR");
     assert_eq!(a_b2.established_since, a_b.established_since, "no teardown");
@@ -201,10 +211,7 @@ async fn enhanced_route_refresh_removes_the_stale_route_at_eorr() {
 async fn inbound_route_refresh_is_answered_by_readvertising() {
     // B does not advertise enhanced route refresh: plain RFC 2918 behaviour.
     let t = pair(11, |_| {}, |p| p.enhanced_route_refresh = false).await;
-    let before_a = wait_peer(&t.a, t.b_ip, "routes from B", |p| {
-        p.rtc_routes_in.len() == 2
-    })
-    .await;
+    let before_a = wait_peer(&t.a, t.b_ip, "routes from B", |p| p.adj_rib_in == 2).await;
     assert!(before_a.negotiated.route_refresh && !before_a.negotiated.enhanced_route_refresh);
     // RFC 4684 §6: each side sent End-of-RIB after its initial advertisement
     // and recorded the other's.
@@ -216,11 +223,7 @@ async fn inbound_route_refresh_is_answered_by_readvertising() {
         p.end_of_rib_sent && p.end_of_rib_received.is_some()
     })
     .await;
-    assert_eq!(
-        before_a.rtc_routes_in.len(),
-        2,
-        "End-of-RIB is not a withdraw"
-    );
+    assert_eq!(before_a.adj_rib_in, 2, "End-of-RIB is not a withdraw");
 
     t.a.refresh(PeerSelector::All, Direction::Import)
         .await
@@ -244,7 +247,7 @@ async fn inbound_route_refresh_is_answered_by_readvertising() {
         p.updates_received == before_a.updates_received + 1
     })
     .await;
-    assert_eq!(after_a.rtc_routes_in.len(), 2);
+    assert_eq!(after_a.adj_rib_in, 2);
 
     // Export: A re-sends its Adj-RIB-Out; B counts one more UPDATE; no teardown.
     let b_before = t.b.snapshot().await.unwrap().peer(t.a_ip).unwrap().clone();
@@ -447,11 +450,11 @@ async fn simultaneous_connects_settle_on_one_session() {
         .await
         .unwrap();
     let pa = wait_peer(&ha, lb.ip(), "A Established", |p| {
-        established(p) && p.rtc_routes_in.len() == 1
+        established(p) && p.adj_rib_in == 1
     })
     .await;
     let pb = wait_peer(&hb, la.ip(), "B Established", |p| {
-        established(p) && p.rtc_routes_in.len() == 1
+        established(p) && p.adj_rib_in == 1
     })
     .await;
     // Stays up: the losing connection's CEASE must not take the winner down.
@@ -490,16 +493,18 @@ async fn ipv6_peer_selector_and_next_hop() {
     let (hb, _) = Engine::start(b, stop.clone()).await.unwrap();
 
     let p = wait_peer(&ha, v6, "IPv6 session with a 4-octet AS", |p| {
-        established(p) && p.rtc_routes_in.len() == 1
+        established(p) && p.adj_rib_in == 1
     })
     .await;
-    assert_eq!(rts(&p), vec!["4200000000:5"]);
-    assert_eq!(p.rtc_routes_in[0].origin_as, 4_200_000_000);
-    let q = wait_peer(&hb, v6, "route over IPv6 (16-octet next hop)", |p| {
-        p.rtc_routes_in.len() == 1
+    assert_eq!(rts(&ha, v6).await, vec!["4200000000:5"]);
+    let routes = ha.routes(v6).await.unwrap().unwrap();
+    assert_eq!(routes.adj_rib_in[0].origin_as, 4_200_000_000);
+    assert_eq!(p.adj_rib_in, 1);
+    wait_peer(&hb, v6, "route over IPv6 (16-octet next hop)", |p| {
+        p.adj_rib_in == 1
     })
     .await;
-    assert_eq!(rts(&q), vec!["1.2.3.4:5"]);
+    assert_eq!(rts(&hb, v6).await, vec!["1.2.3.4:5"]);
     let out = ha
         .refresh(
             PeerSelector::Ipv6("::1".parse().unwrap()),

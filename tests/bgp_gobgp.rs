@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use gobgp::{GoBgp, Neighbor};
 use ncagent::bgp::{
-    BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerSelector, PeerSnapshot,
-    RefreshError, SessionState,
+    BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerRoutes, PeerSelector,
+    PeerSnapshot, RefreshError, SessionState,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,22 @@ async fn wait_peer(
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}: {p:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls one peer's routes until `pred` holds; bounded.
+async fn wait_routes(h: &BgpHandle, peer: &str, what: &str, pred: impl Fn(&PeerRoutes) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = h.routes(ip(peer)).await.unwrap().unwrap();
+        if pred(&r) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {r:#?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -144,20 +160,20 @@ async fn gobgp_rtc_routes_flow_both_ways() {
     t.ebgp.add_vrf("red", "65001:1", "65001:200");
     t.ibgp.add_vrf("blue", "65000:2", "65000:300");
     let has = |rt: &'static str, origin: u32| {
-        move |p: &PeerSnapshot| {
-            p.rtc_routes_in.iter().any(|r| {
+        move |p: &PeerRoutes| {
+            p.adj_rib_in.iter().any(|r| {
                 r.route_target.as_deref() == Some(rt) && r.origin_as == origin && r.prefix_len == 96
             })
         }
     };
-    wait_peer(
+    wait_routes(
         &t.engine,
         EBGP,
         "eBGP GoBGP's RTC route in our Adj-RIB-In",
         has("65001:200", 65001),
     )
     .await;
-    wait_peer(
+    wait_routes(
         &t.engine,
         IBGP,
         "iBGP GoBGP's RTC route in our Adj-RIB-In",
@@ -172,7 +188,9 @@ async fn gobgp_rtc_routes_flow_both_ways() {
     }
     let snap = t.engine.snapshot().await.unwrap();
     for peer in [EBGP, IBGP] {
-        let out = &snap.peer(ip(peer)).unwrap().rtc_routes_out;
+        assert_eq!(snap.peer(ip(peer)).unwrap().adj_rib_out, 1, "{peer}");
+        let routes = t.engine.routes(ip(peer)).await.unwrap().unwrap();
+        let out = &routes.adj_rib_out;
         assert_eq!(out.len(), 1, "{peer}: {out:?}");
         assert_eq!(out[0].route_target.as_deref(), Some("65000:100"));
     }
@@ -305,7 +323,7 @@ async fn gobgp_and_our_engine_record_each_others_end_of_rib() {
         assert!(ours.negotiated.graceful_restart, "{peer}: {ours:#?}");
         // GoBGP originates nothing here: its End-of-RIB is its only UPDATE.
         assert_eq!(ours.updates_received, 1, "{peer}");
-        assert!(ours.rtc_routes_in.is_empty(), "{peer}");
+        assert_eq!(ours.adj_rib_in, 0, "{peer}");
         g.wait_until("GoBGP recorded our End-of-RIB", |g| {
             let j = g.neighbor_json(ip(US));
             // `afi_safis` is an array: look from its key on.
@@ -316,7 +334,7 @@ async fn gobgp_and_our_engine_record_each_others_end_of_rib() {
         assert_eq!(g.message_count(ip(US), "received", "update"), 2, "{peer}");
         let ours = wait_peer(&t.engine, peer, "End-of-RIB written", |p| p.end_of_rib_sent).await;
         assert_eq!(ours.updates_sent, 2, "{peer}");
-        assert_eq!(ours.rtc_routes_out.len(), 1, "{peer}");
+        assert_eq!(ours.adj_rib_out, 1, "{peer}");
     }
 }
 
@@ -389,8 +407,8 @@ async fn gobgp_ipv6_peer_negotiates_extended_next_hop_and_is_soft_reset() {
     assert!(paths.contains(r#""nexthop":"::1""#), "{paths}");
 
     g.add_vrf("green", "65003:1", "65003:300");
-    wait_peer(&engine, V6, "GoBGP's RTC route over IPv6", |p| {
-        p.rtc_routes_in
+    wait_routes(&engine, V6, "GoBGP's RTC route over IPv6", |p| {
+        p.adj_rib_in
             .iter()
             .any(|r| r.route_target.as_deref() == Some("65003:300") && r.origin_as == 65003)
     })
@@ -451,9 +469,7 @@ async fn gobgp_killed_keeps_its_rtc_routes_stale_for_its_restart_time() {
     let (engine, _) = Engine::start(c, stop.clone()).await.unwrap();
     g.add_vrf("red", "65001:1", "65001:200");
     let up = wait_peer(&engine, EBGP, "GoBGP's route and End-of-RIB", |p| {
-        p.state == SessionState::Established
-            && p.rtc_routes_in.len() == 1
-            && p.end_of_rib_received.is_some()
+        p.state == SessionState::Established && p.adj_rib_in == 1 && p.end_of_rib_received.is_some()
     })
     .await;
     assert!(up.negotiated.graceful_restart && up.rtc_routes_stale == 0);
@@ -464,10 +480,11 @@ async fn gobgp_killed_keeps_its_rtc_routes_stale_for_its_restart_time() {
     })
     .await;
     let gone_at = Instant::now() + Duration::from_secs(4);
-    assert_eq!(down.rtc_routes_in.len(), 1, "{down:#?}");
+    assert_eq!(down.adj_rib_in, 1, "{down:#?}");
     assert_eq!(down.rtc_routes_stale, 1, "{down:#?}");
+    let routes = engine.routes(ip(EBGP)).await.unwrap().unwrap();
     assert_eq!(
-        down.rtc_routes_in[0].route_target.as_deref(),
+        routes.adj_rib_in[0].route_target.as_deref(),
         Some("65001:200")
     );
     // Still kept a little later (the peer is down, its Restart Time runs).
@@ -481,10 +498,7 @@ async fn gobgp_killed_keeps_its_rtc_routes_stale_for_its_restart_time() {
         .clone();
     assert_eq!(p.rtc_routes_stale, 1, "{p:#?}");
     // Deleted once the Restart Time is over.
-    let p = wait_peer(&engine, EBGP, "stale route deleted", |p| {
-        p.rtc_routes_in.is_empty()
-    })
-    .await;
+    let p = wait_peer(&engine, EBGP, "stale route deleted", |p| p.adj_rib_in == 0).await;
     assert!(Instant::now() + Duration::from_millis(200) >= gone_at);
     assert_eq!(p.rtc_routes_stale, 0);
 }

@@ -43,8 +43,13 @@ async fn wait_peer(
     }
 }
 
-fn rts(p: &PeerSnapshot) -> Vec<String> {
-    p.rtc_routes_in
+/// The route targets of `peer`'s Adj-RIB-In, sorted.
+async fn rts(h: &BgpHandle, peer: IpAddr) -> Vec<String> {
+    h.routes(peer)
+        .await
+        .unwrap()
+        .unwrap()
+        .adj_rib_in
         .iter()
         .map(|r| r.route_target.clone().unwrap_or_default())
         .collect()
@@ -106,7 +111,7 @@ impl Lab {
         s.write_all(&update).await.unwrap();
         s.write_all(&raw::rtc_end_of_rib()).await.unwrap();
         wait_peer(&self.engine, self.b_ip, "B's two routes", |p| {
-            p.rtc_routes_in.len() == 2 && p.end_of_rib_received.is_some()
+            p.adj_rib_in == 2 && p.end_of_rib_received.is_some()
         })
         .await;
     }
@@ -132,7 +137,8 @@ async fn restarting_peer_keeps_its_routes_until_its_end_of_rib() {
     lab.two_routes(&mut b).await;
 
     let down = lab.drop_session(b).await;
-    assert_eq!(rts(&down), vec!["65001:1", "65001:2"]);
+    assert_eq!(down.adj_rib_in, 2);
+    assert_eq!(rts(&lab.engine, lab.b_ip).await, vec!["65001:1", "65001:2"]);
     assert_eq!(down.rtc_routes_stale, 2);
 
     // Back with R and F set: the stale routes stay until the End-of-RIB.
@@ -146,13 +152,15 @@ async fn restarting_peer_keeps_its_routes_until_its_end_of_rib() {
         p.rtc_routes_stale == 1
     })
     .await;
-    assert_eq!(rts(&p), vec!["65001:1", "65001:2"]);
+    assert_eq!(p.adj_rib_in, 2);
+    assert_eq!(rts(&lab.engine, lab.b_ip).await, vec!["65001:1", "65001:2"]);
     b.write_all(&raw::rtc_end_of_rib()).await.unwrap();
     let p = wait_peer(&lab.engine, lab.b_ip, "stale 65001:2 removed", |p| {
         p.end_of_rib_received.is_some()
     })
     .await;
-    assert_eq!(rts(&p), vec!["65001:1"]);
+    assert_eq!(p.adj_rib_in, 1);
+    assert_eq!(rts(&lab.engine, lab.b_ip).await, vec!["65001:1"]);
     assert_eq!(p.rtc_routes_stale, 0);
 }
 
@@ -166,7 +174,7 @@ async fn peer_back_without_forwarding_state_loses_its_stale_routes() {
     assert_eq!(lab.drop_session(b).await.rtc_routes_stale, 2);
     let _b = lab.connect(&gr_rtc(true, false)).await;
     let p = wait_peer(&lab.engine, lab.b_ip, "stale routes removed", |p| {
-        p.rtc_routes_in.is_empty()
+        p.adj_rib_in == 0
     })
     .await;
     assert_eq!(p.rtc_routes_stale, 0);
@@ -183,7 +191,7 @@ async fn notification_or_no_helper_keeps_nothing() {
     // NOTIFICATION Cease / Administrative Shutdown (RFC 4486).
     b.write_all(&raw::msg(3, &[6, 2])).await.unwrap();
     let p = lab.drop_session(b).await;
-    assert!(p.rtc_routes_in.is_empty(), "{p:#?}");
+    assert_eq!(p.adj_rib_in, 0, "{p:#?}");
 
     let lab = Lab::start(43, false).await;
     let mut b = lab.connect(&gr_rtc(false, false)).await;
@@ -191,5 +199,5 @@ async fn notification_or_no_helper_keeps_nothing() {
     assert!(!p.negotiated.graceful_restart, "{p:#?}");
     lab.two_routes(&mut b).await;
     let p = lab.drop_session(b).await;
-    assert!(p.rtc_routes_in.is_empty(), "{p:#?}");
+    assert_eq!(p.adj_rib_in, 0, "{p:#?}");
 }

@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ncagent::bgp::{
-    BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerSelector, PeerSnapshot,
-    ReconfigureError, SessionState,
+    BgpConfig, BgpHandle, Direction, Engine, GroupConfig, PeerConfig, PeerRoutes, PeerSelector,
+    PeerSnapshot, ReconfigureError, SessionState,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -49,6 +49,22 @@ async fn wait_peer(
             std::time::Instant::now() < deadline,
             "timed out waiting for {what}: {:#?}",
             peer_snap(h, peer).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls one peer's routes until `pred` holds; bounded.
+async fn wait_routes(h: &BgpHandle, peer: IpAddr, what: &str, pred: impl Fn(&PeerRoutes) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = h.routes(peer).await.unwrap().unwrap();
+        if pred(&r) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {r:#?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -216,7 +232,7 @@ async fn shutdown_sends_cease_2_stays_idle_and_clearing_it_reconnects() {
     assert_eq!(notification(&mut s).await, (6, 2));
     let p = peer_snap(&h, v4(61, 2)).await.expect("still configured");
     assert_eq!(p.state, SessionState::Idle);
-    assert!(p.rtc_routes_out.is_empty());
+    assert_eq!(p.adj_rib_out, 0);
     // No connect attempt while shut down (connect_retry is 1 s).
     assert!(
         tokio::time::timeout(Duration::from_millis(2500), lis.accept())
@@ -263,8 +279,10 @@ async fn route_targets_are_announced_and_withdrawn_without_a_reset() {
 
     // The Adj-RIB-Out followed: an export soft reset re-sends 65000:200 only.
     let p = peer_snap(&h, v4(62, 2)).await.unwrap();
-    let out: Vec<_> = p
-        .rtc_routes_out
+    assert_eq!(p.adj_rib_out, 1);
+    let routes = h.routes(v4(62, 2)).await.unwrap().unwrap();
+    let out: Vec<_> = routes
+        .adj_rib_out
         .iter()
         .map(|r| r.route_target.clone())
         .collect();
@@ -409,10 +427,7 @@ async fn max_prefixes_lowered_below_the_adj_rib_in_closes_at_once() {
     s.write_all(&raw::rtc_update(65001, [127, 0, 66, 2], &routes))
         .await
         .unwrap();
-    wait_peer(&h, v4(66, 2), "three routes in", |p| {
-        p.rtc_routes_in.len() == 3
-    })
-    .await;
+    wait_peer(&h, v4(66, 2), "three routes in", |p| p.adj_rib_in == 3).await;
     c.peers[0].max_prefixes = 2;
     let r = h.reconfigure(c, soon()).await.unwrap();
     assert_eq!(r.peers_over_limit, vec![v4(66, 2)]);
@@ -515,23 +530,26 @@ async fn engine_pair_route_target_follows_without_reset() {
     b.peers = vec![pa];
     let (hb, _) = Engine::start(b, stop.clone()).await.unwrap();
     let has = |rt: &'static str| {
-        move |p: &PeerSnapshot| {
-            p.rtc_routes_in
+        move |p: &PeerRoutes| {
+            p.adj_rib_in
                 .iter()
                 .any(|r| r.route_target.as_deref() == Some(rt))
         }
     };
-    let up = wait_peer(&hb, v4(69, 1), "A's route in B", has("65000:100")).await;
+    wait_routes(&hb, v4(69, 1), "A's route in B", has("65000:100")).await;
+    let up = peer_snap(&hb, v4(69, 1)).await.unwrap();
     a.route_targets.push("4200000000:7".into());
     ha.reconfigure(a.clone(), soon()).await.unwrap();
-    wait_peer(&hb, v4(69, 1), "new RT in B", has("4200000000:7")).await;
+    wait_routes(&hb, v4(69, 1), "new RT in B", has("4200000000:7")).await;
     a.route_targets.retain(|r| r != "65000:100");
     ha.reconfigure(a, soon()).await.unwrap();
     let p = wait_peer(&hb, v4(69, 1), "old RT withdrawn in B", |p| {
-        p.rtc_routes_in.len() == 1
+        p.adj_rib_in == 1
     })
     .await;
-    assert!(has("4200000000:7")(&p));
+    assert!(has("4200000000:7")(
+        &hb.routes(v4(69, 1)).await.unwrap().unwrap()
+    ));
     assert_eq!(p.established_since, up.established_since);
     assert_eq!(p.state, SessionState::Established);
 }

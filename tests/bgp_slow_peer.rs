@@ -196,7 +196,7 @@ async fn hold_timer_drops_a_peer_that_stops_reading() {
         p.state != SessionState::Established
     })
     .await;
-    assert!(after.established_since.is_none() && after.rtc_routes_in.is_empty());
+    assert!(after.established_since.is_none() && after.adj_rib_in == 0);
     let (types, last) = drain(r).await;
     assert_eq!(
         types.last(),
@@ -348,7 +348,7 @@ async fn max_prefixes_exceeded_is_cease_1_with_afi_safi_and_bound() {
         .await
         .unwrap();
     let p = wait_peer(&h, peer, "five routes accepted (the limit)", |p| {
-        p.rtc_routes_in.len() == 5
+        p.adj_rib_in == 5
     })
     .await;
     assert_eq!((p.state, p.max_prefixes), (SessionState::Established, 5));
@@ -380,7 +380,7 @@ async fn max_prefixes_exceeded_is_cease_1_with_afi_safi_and_bound() {
         p.state != SessionState::Established
     })
     .await;
-    assert!(p.rtc_routes_in.is_empty());
+    assert_eq!(p.adj_rib_in, 0);
 }
 
 async fn read_msg(r: &mut OwnedReadHalf) -> Option<(u8, Vec<u8>)> {

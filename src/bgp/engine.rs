@@ -372,6 +372,9 @@ impl Engine {
             Request::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            Request::Routes { peer, reply } => {
+                let _ = reply.send(self.routes(peer));
+            }
             Request::Refresh {
                 selector,
                 direction,

@@ -275,9 +275,14 @@ pub struct PeerSnapshot {
     pub route_refresh_received: u64,
     pub updates_sent: u64,
     pub updates_received: u64,
-    pub rtc_routes_in: Vec<RtcRoute>,
-    pub rtc_routes_out: Vec<RtcRoute>,
-    /// How many of `rtc_routes_in` are marked stale: kept across the
+    /// How many RTC routes the Adj-RIB-In holds (the routes themselves:
+    /// [`BgpHandle::routes`]). A count, so that a snapshot costs
+    /// O(peers) whatever the RIB sizes (docs/performance.md, "Soak").
+    pub adj_rib_in: usize,
+    /// How many RTC routes the current session was sent (0 when not
+    /// Established).
+    pub adj_rib_out: usize,
+    /// How many of the Adj-RIB-In's routes are marked stale: kept across the
     /// peer's graceful restart (RFC 4724 §4.2) or between BoRR and EoRR
     /// (RFC 7313 §4).
     pub rtc_routes_stale: usize,
@@ -297,6 +302,14 @@ pub struct PeerSnapshot {
     /// already waiting instead of queueing another copy; cumulative.
     pub soft_resets_coalesced: u64,
     pub last_soft_reset: Option<SoftResetRecord>,
+}
+
+/// The RTC routes of one peer, sorted ([`BgpHandle::routes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRoutes {
+    pub adj_rib_in: Vec<RtcRoute>,
+    /// What the current session was sent (empty when not Established).
+    pub adj_rib_out: Vec<RtcRoute>,
 }
 
 /// Operational state of the speaker.
@@ -324,6 +337,10 @@ pub(crate) enum Request {
     },
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
+    },
+    Routes {
+        peer: IpAddr,
+        reply: oneshot::Sender<Option<PeerRoutes>>,
     },
     Reconfigure {
         config: Box<BgpConfig>,
@@ -413,8 +430,16 @@ impl BgpHandle {
         }
     }
 
+    /// The speaker's state, every peer with its counters and RIB sizes
+    /// (not its routes): O(peers), whatever the RIBs hold.
     pub async fn snapshot(&self) -> Result<Snapshot, RefreshError> {
         self.ask(|reply| Request::Snapshot { reply }).await
+    }
+
+    /// One peer's RTC routes (`None`: no such peer). O(routes): for
+    /// inspection and tests, not for the state the NETCONF side renders.
+    pub async fn routes(&self, peer: IpAddr) -> Result<Option<PeerRoutes>, RefreshError> {
+        self.ask(|reply| Request::Routes { peer, reply }).await
     }
 
     /// Applies a whole new configuration to the running engine, live

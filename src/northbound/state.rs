@@ -9,11 +9,11 @@ use crate::schema::{ReadError, ReadTree};
 /// Counts of a peer, through one accessor each so that the snapshot's
 /// representation (route lists or counts) is read in one place.
 fn rtc_in(p: &PeerSnapshot) -> usize {
-    p.rtc_routes_in.len()
+    p.adj_rib_in
 }
 
 fn rtc_out(p: &PeerSnapshot) -> usize {
-    p.rtc_routes_out.len()
+    p.adj_rib_out
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
@@ -209,8 +209,8 @@ pub(super) mod tests {
             route_refresh_received: 2,
             updates_sent: 3,
             updates_received: 4,
-            rtc_routes_in: Vec::new(),
-            rtc_routes_out: Vec::new(),
+            adj_rib_in: 0,
+            adj_rib_out: 0,
             rtc_routes_stale: 0,
             established_since: eor,
             end_of_rib_sent: true,

@@ -1,16 +1,27 @@
 //! The engine's state as the northbound side shows it.
 
-use rustbgpd_wire::RtcNlri;
+//!
+//! A snapshot carries the RIB *sizes*, not the routes: the state data
+//! renders counts only, and copying (and formatting) every route of every
+//! peer for each `<get>` made the engine actor the bottleneck of the soak
+//! (docs/performance.md, "Soak"). The routes themselves are asked per peer.
+
+use std::net::IpAddr;
 
 use super::Engine;
 use crate::bgp::outbox::Counters;
-use crate::bgp::{PeerSnapshot, RtcRoute, Snapshot};
+use crate::bgp::{PeerRoutes, PeerSnapshot, RtcRoute, Snapshot};
 
 impl Engine {
+    pub(super) fn routes(&self, peer: IpAddr) -> Option<PeerRoutes> {
+        let p = self.peers.iter().find(|p| p.addr() == peer)?;
+        Some(PeerRoutes {
+            adj_rib_in: p.adj_in.routes().map(RtcRoute::from).collect(),
+            adj_rib_out: p.adj_out.iter().map(RtcRoute::from).collect(),
+        })
+    }
+
     pub(super) fn snapshot(&self) -> Snapshot {
-        let routes = |it: &mut dyn Iterator<Item = &RtcNlri>| -> Vec<RtcRoute> {
-            it.map(RtcRoute::from).collect()
-        };
         Snapshot {
             local_as: self.local_as,
             router_id: self.router_id,
@@ -32,8 +43,8 @@ impl Engine {
                         route_refresh_received: p.rr_received,
                         updates_sent: Counters::get(&k.updates_sent),
                         updates_received: p.updates_received,
-                        rtc_routes_in: routes(&mut p.adj_in.routes()),
-                        rtc_routes_out: routes(&mut p.adj_out.iter()),
+                        adj_rib_in: p.adj_in.len(),
+                        adj_rib_out: p.adj_out.len(),
                         rtc_routes_stale: p.adj_in.stale_len(),
                         established_since: est.map(|e| e.since),
                         end_of_rib_sent: est.is_some()
