@@ -548,22 +548,18 @@ def test_kill_9_during_copy_to_startup_never_tears_it(tmp_path):
     (tmp_path / "agent").mkdir()
     agent = Agent(tmp_path / "agent", bgplab.agent_global_toml(bgplab.free_port()))
     m = connect(agent.port, "admin", timeout=10)
+    # ncclient sends on a 0.1 s tick: delays up to 0.25 s land before, during
+    # and after the copy.
+    delays = [0.0, 0.03, 0.06, 0.08, 0.1, 0.11, 0.12, 0.13, 0.15, 0.18, 0.21, 0.25]
+    outcomes = {"old": 0, "new": 0}
     try:
         assert m.edit_config(target="running", config=cfg(group("kill", description="v0"))).ok
         assert m.copy_config(source="running", target="startup").ok
         old = config_of(m, "startup")
-    finally:
-        close(m)
-    # ncclient sends on a 0.1 s tick: delays up to 0.3 s land before, during
-    # and after the copy.
-    delays = [0.0, 0.02, 0.05, 0.08, 0.1, 0.11, 0.12, 0.14, 0.16, 0.2] * 2
-    outcomes = {"old": 0, "new": 0}
-    try:
         for i, delay in enumerate(delays, 1):
-            m = connect(agent.port, "admin", timeout=10)
             # Content of changing size, so a torn file could not pass for either.
             edit = ("<global><as>65000</as><router-id>10.255.0.1</router-id></global>"
-                    + group("kill", description=f"v{i}" + "x" * (i * 12))
+                    + group("kill", description=f"v{i}" + "x" * (i * 15))
                     + "<neighbors>"
                     + "".join(neighbor_entry(f"127.0.1.{k + 1}", passive=True) for k in range(i % 5))
                     + "</neighbors>")
@@ -581,19 +577,17 @@ def test_kill_9_during_copy_to_startup_never_tears_it(tmp_path):
             close(m)
             agent = _restart(agent, signal.SIGKILL, "")
             m = connect(agent.port, "admin", timeout=10)
-            try:
-                now = config_of(m)
-                assert now in (old, new), \
-                    f"iteration {i} (kill after {delay} s): running is neither version: " \
-                    f"{etree.tostring(bgp_of(m)).decode()}"
-                if answered:
-                    assert now == new, f"iteration {i}: copy-config answered <ok/> but was lost"
-                assert config_of(m, "startup") == now
-            finally:
-                close(m)
+            now = config_of(m)
+            assert now in (old, new), \
+                f"iteration {i} (kill after {delay} s): running is neither version: " \
+                f"{etree.tostring(bgp_of(m)).decode()}"
+            if answered:
+                assert now == new, f"iteration {i}: copy-config answered <ok/> but was lost"
+            assert config_of(m, "startup") == now
             outcomes["new" if now == new else "old"] += 1
             old = now
     finally:
+        close(m)
         agent.stop()
     # Kills after the reply must have kept the new version at least once.
     assert outcomes["new"] > 0, outcomes
