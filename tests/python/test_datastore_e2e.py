@@ -244,14 +244,22 @@ def test_candidate_commit_adds_peer_that_establishes_and_is_refreshed(lab, gobgp
         "GoBGP did not reach Established with the committed neighbor\n" + lab.diagnostics(g)
     # The agent originates its route target to the new peer (RTC family on).
     assert bgplab.wait_for(lambda: g.rtc_paths("65000:65000:100"), 10), g.rtc_rib()
-    state = bgplab.wait_for(lambda: session_state(nc, g.address) == "established", 10)
-    assert state, f"agent state of {g.address}: {session_state(nc, g.address)!r}"
 
     # The committed group is one the soft reset accepts.
     before = g.received(AGENT, "refresh")
     assert refresh_group(nc, GROUP).ok
     assert bgplab.wait_for(lambda: g.received(AGENT, "refresh") == before + 1, 10), \
         f"GoBGP counted {g.received(AGENT, 'refresh')} ROUTE-REFRESH, expected {before + 1}"
+
+
+def test_agent_state_shows_committed_peer_established(lab, gobgp, nc):
+    """The neighbor's config-false state beside its configuration, read with
+    <get> and a subtree filter selecting the entry by its key."""
+    g = gobgp()
+    assert commit_edit(nc, group(GROUP) + neighbor(g.address, g.bgp_port, GROUP)).ok
+    assert bgplab.wait_for(lambda: g.established(AGENT), 20), lab.diagnostics(g)
+    state = bgplab.wait_for(lambda: session_state(nc, g.address) == "established", 10)
+    assert state, f"agent state of {g.address}: {session_state(nc, g.address)!r}"
 
 
 # ---------------------------------------------------------------- 2. delete -> CEASE
