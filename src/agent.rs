@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError, UserConfig};
 use crate::netconf::ServerState;
 use crate::netconf::framing::FramingLimits;
 use crate::netconf::state::{FlowLimits, SessionLimits};
+use crate::northbound::config::{self as config_store, OpenError};
 use crate::northbound::{Agent, MissingHandler};
 use crate::schema::{DeviceProfile, Schema, SchemaError};
 use crate::ssh::admission::{AdmissionLimits, MaxStartups};
@@ -57,6 +58,13 @@ pub enum StartError {
     Handler(#[from] MissingHandler),
     #[error(transparent)]
     Bgp(#[from] BgpError),
+    /// The configuration datastores: a startup datastore that cannot be
+    /// loaded (named, with libyang's error), or a `[bgp]` table the YANG
+    /// model refuses.
+    #[error(transparent)]
+    Datastore(#[from] OpenError),
+    #[error("the BGP configuration of the running datastore: {0}")]
+    Running(#[source] crate::datastore::DatastoreError),
 }
 
 /// A running agent.
@@ -176,13 +184,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.device.forwarding_mode.as_deref(),
     )?;
     let schema = Schema::load(profile)?;
-    let (bgp, bgp_task) = Engine::start(config.bgp_or_default(), shutdown.clone()).await?;
+    // RFC 6241 §8.7: startup (from the state directory, or seeded from the
+    // [bgp] table when none is stored) becomes running; the engine runs
+    // running's configuration.
+    let mut opened = config_store::open(
+        crate::schema::datastore_context()?,
+        &state_dir,
+        config.bgp.as_ref(),
+    )?;
+    let bgp_config = opened.engine_config().map_err(StartError::Running)?;
+    let (bgp, bgp_task) = Engine::start(bgp_config, shutdown.clone()).await?;
     let l = &config.limits;
-    let app = Arc::new(Agent::new(
-        schema,
-        bgp.clone(),
-        Duration::from_secs(l.rpc_timeout_secs),
-    )?);
+    let rpc_timeout = Duration::from_secs(l.rpc_timeout_secs);
+    let store = opened.into_store(bgp.clone(), rpc_timeout);
+    let app = Arc::new(Agent::new(schema, bgp.clone(), rpc_timeout, store)?);
     info!(device = %profile.describe(), "device model");
     let limits = SessionLimits {
         framing: FramingLimits {

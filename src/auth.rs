@@ -209,13 +209,20 @@ impl Throttle {
     }
 }
 
+/// The name [`authorize`] is given for a copy-config with startup as its
+/// target or source: saving or loading the boot configuration is a
+/// management task, as on the switch.
+pub const COPY_CONFIG_STARTUP: &str = "copy-config (startup)";
+
 /// The level an operation needs (SPEC §7; the seed's default level 2 for
-/// `refresh bgp vpn-target`).
+/// `refresh bgp vpn-target`). Editing, validating, committing and locking
+/// configuration is configuration work (2); deleting a datastore and
+/// copying to or from startup are management tasks (3).
 pub fn required_level(op: &str) -> Level {
     match op {
         "close-session" => Level::Visit,
         "get" | "get-config" | "get-schema" => Level::Monitoring,
-        "kill-session" => Level::Management,
+        "kill-session" | "delete-config" | COPY_CONFIG_STARTUP => Level::Management,
         _ => Level::Configuration,
     }
 }

@@ -28,7 +28,10 @@ async fn hello_and_base_operations() {
 
         let r = c.rpc("<get-config><source><running/></source></get-config>");
         assert!(r.contains("<data"), "{r}");
+        // RFC 6241 §8.3: candidate is served.
         let r = c.rpc("<get-config><source><candidate/></source></get-config>");
+        assert!(r.contains("<data"), "{r}");
+        let r = c.rpc("<get-config><source><nowhere/></source></get-config>");
         assert_eq!(text_of(&r, "error-tag"), Some("invalid-value"), "{r}");
 
         // Subtree filter (RFC 6241 §6): only the statistics container.
@@ -38,7 +41,10 @@ async fn hello_and_base_operations() {
         assert!(r.contains("<in-sessions>"), "{r}");
         assert!(!r.contains("<sessions>"), "{r}");
 
+        // An empty edit of running changes nothing and succeeds.
         let r = c.rpc("<edit-config><target><running/></target><config/></edit-config>");
+        assert!(r.contains("<ok/>"), "{r}");
+        let r = c.rpc("<edit-config><target><running/></target><url>file:///x</url></edit-config>");
         assert_eq!(text_of(&r, "error-tag"), Some("operation-not-supported"), "{r}");
         let r = c.rpc("<frobnicate xmlns=\"urn:example:x\"/>");
         assert_eq!(text_of(&r, "error-tag"), Some("operation-not-supported"), "{r}");

@@ -13,7 +13,7 @@ use yang5::context::Context;
 use yang5::data::{Data, DataImplicitFlags, DataNodeRef, DataTree};
 
 use super::error::{DatastoreError, ErrorTag};
-use crate::bgp::{BgpConfig, DEFAULT_MAX_PREFIXES, GroupConfig, PeerConfig, RouteTarget};
+use crate::bgp::{BgpConfig, GroupConfig, PeerConfig, RouteTarget};
 
 /// The speaker's global settings (`/bgp/global`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,8 +243,7 @@ impl BgpIntent {
                         rtc: p.vpn_target.then_some(RtcFamily {
                             enabled: true,
                             advertise_default_rt: p.advertise_default_rt,
-                            max_prefixes: (p.max_prefixes != DEFAULT_MAX_PREFIXES)
-                                .then_some(p.max_prefixes),
+                            max_prefixes: Some(p.max_prefixes),
                         }),
                     },
                 )
@@ -384,7 +383,10 @@ impl BgpIntent {
                     bool_str(f.advertise_default_rt),
                 )?;
                 if let Some(m) = f.max_prefixes {
-                    b.set(&format!("{fp}/prefix-limit/max-prefixes"), &m.to_string())?;
+                    b.set_unless_default(
+                        &format!("{fp}/prefix-limit/max-prefixes"),
+                        &m.to_string(),
+                    )?;
                 }
             }
         }

@@ -138,6 +138,8 @@ pub struct Datastores<'c> {
     ctx: &'c Context,
     trees: [DataTree<'c>; 3],
     locks: [Option<SessionId>; 3],
+    /// When each lock was taken (RFC 6022 §2.1.2 `locked-time`).
+    locked_at: [Option<std::time::SystemTime>; 3],
     /// Sessions that changed candidate since the last commit or
     /// discard-changes (RFC 6241 §7.5).
     candidate_changed_by: BTreeSet<SessionId>,
@@ -152,6 +154,7 @@ impl<'c> Datastores<'c> {
             ctx,
             trees: [DataTree::new(ctx), DataTree::new(ctx), DataTree::new(ctx)],
             locks: [None; 3],
+            locked_at: [None; 3],
             candidate_changed_by: BTreeSet::new(),
             store: None,
         }
@@ -220,6 +223,11 @@ impl<'c> Datastores<'c> {
         self.locks[ds.index()]
     }
 
+    /// The session holding a datastore's lock and when it took it.
+    pub fn lock_info(&self, ds: Datastore) -> Option<(SessionId, std::time::SystemTime)> {
+        Some((self.locks[ds.index()]?, self.locked_at[ds.index()]?))
+    }
+
     /// Whether candidate has changes not yet committed or discarded.
     pub fn candidate_changed(&self) -> bool {
         !self.candidate_changed_by.is_empty()
@@ -254,6 +262,7 @@ impl<'c> Datastores<'c> {
             .held_by(0));
         }
         self.locks[ds.index()] = Some(session);
+        self.locked_at[ds.index()] = Some(std::time::SystemTime::now());
         Ok(())
     }
 
@@ -264,14 +273,20 @@ impl<'c> Datastores<'c> {
         match self.locks[ds.index()] {
             Some(holder) if holder == session => {
                 self.locks[ds.index()] = None;
+                self.locked_at[ds.index()] = None;
                 if ds == Datastore::Candidate {
                     self.reset_candidate()?;
                 }
                 Ok(())
             }
+            // As before datastores existed (docs/errors.md): unlocking a
+            // lock of another session is operation-failed naming the holder.
             Some(holder) => Err(DatastoreError::new(
-                ErrorTag::LockDenied,
-                format!("the {} datastore is locked by another session", ds.name()),
+                ErrorTag::OperationFailed,
+                format!(
+                    "the {} datastore is locked by session {holder}, not this one",
+                    ds.name()
+                ),
             )
             .held_by(holder)),
             None => Err(DatastoreError::new(
@@ -494,6 +509,18 @@ impl<'c> Datastores<'c> {
     pub fn restore_running(&mut self, snapshot: Snapshot<'c>) -> Result<(), DatastoreError> {
         self.trees[Datastore::Running.index()] = snapshot.tree;
         self.reset_candidate()
+    }
+
+    /// Puts a snapshot back as running and leaves candidate alone: undoes
+    /// an edit or copy of running, or a commit, that the engine refused.
+    /// After a refused commit candidate still holds the refused changes
+    /// (RFC 6241 §8.3.4.1: a failed commit changes nothing), marked as
+    /// changed by `session`.
+    pub fn put_back_running(&mut self, snapshot: Snapshot<'c>, session: Option<SessionId>) {
+        self.trees[Datastore::Running.index()] = snapshot.tree;
+        if let Some(s) = session {
+            self.candidate_changed_by.insert(s);
+        }
     }
 
     /// A copy of running kept aside (e.g. before applying an edit of running

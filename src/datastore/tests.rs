@@ -549,7 +549,7 @@ fn locks_keep_other_sessions_out() {
         .unwrap();
     assert_eq!(
         d.unlock(2, Datastore::Running).unwrap_err().tag,
-        ErrorTag::LockDenied
+        ErrorTag::OperationFailed
     );
     d.release_session(1).unwrap();
     assert_eq!(d.lock_holder(Datastore::Running), None);

@@ -201,7 +201,8 @@ pub struct ServerState {
     next_id: AtomicU32,
     sessions: Mutex<BTreeMap<u32, SessionEntry>>,
     /// Holder of the running-datastore lock (RFC 6241 §7.5) and when it
-    /// was taken (RFC 6022 §2.1.2 `locked-time`).
+    /// was taken (RFC 6022 §2.1.2 `locked-time`), for an application
+    /// without datastores of its own ([`Application::datastore_op`]).
     running_lock: Mutex<Option<(u32, SystemTime)>>,
 }
 
@@ -311,6 +312,7 @@ impl ServerState {
 
     fn remove_session(&self, id: u32) {
         lock(&self.sessions).remove(&id);
+        self.app.session_ended(id);
         let mut held = lock(&self.running_lock);
         if held.is_some_and(|(holder, _)| holder == id) {
             // RFC 6241 §7.5: a lock is released when its session ends.
@@ -331,6 +333,9 @@ impl ServerState {
         match token {
             Some(t) => {
                 t.cancel();
+                // RFC 6241 §7.9: the killed session's locks are released
+                // now, not when its task gets to end.
+                self.app.session_ended(id);
                 let mut held = lock(&self.running_lock);
                 if held.is_some_and(|(holder, _)| holder == id) {
                     *held = None;
@@ -365,12 +370,15 @@ impl ServerState {
     }
 
     pub fn running_lock_holder(&self) -> Option<u32> {
-        lock(&self.running_lock).map(|(holder, _)| holder)
+        self.running_lock_info().map(|(holder, _)| holder)
     }
 
-    /// The holder of the running lock and the time it took the lock.
+    /// The holder of the running lock and the time it took the lock: the
+    /// application's datastores' lock where it has them.
     pub fn running_lock_info(&self) -> Option<(u32, SystemTime)> {
-        *lock(&self.running_lock)
+        self.app
+            .lock_info("running")
+            .or_else(|| *lock(&self.running_lock))
     }
 
     /// A copy of the session table for monitoring.

@@ -2,18 +2,23 @@
 //! YANG RPCs with the schema, authorizes them, runs their handler (one file
 //! per RPC) and renders the engine's state as YANG data.
 
+pub mod config;
 mod errors;
 mod refresh_bgp_vpn_target;
 mod state;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use crate::auth;
 use crate::bgp::BgpHandle;
+use crate::datastore::Datastore;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
 use crate::netconf::{Application, BoxFuture, RpcContext};
 use crate::schema::{Schema, ValidatedRpc};
+
+pub use config::ConfigStore;
 
 /// The RPCs with a handler here; start-up fails if the schema has others
 /// (STYLE §5: every RPC in the loaded modules has a handler).
@@ -31,6 +36,7 @@ pub struct Agent {
     schema: Schema,
     bgp: BgpHandle,
     rpc_timeout: Duration,
+    config: Arc<ConfigStore>,
 }
 
 impl Agent {
@@ -38,6 +44,7 @@ impl Agent {
         schema: Schema,
         bgp: BgpHandle,
         rpc_timeout: Duration,
+        config: Arc<ConfigStore>,
     ) -> Result<Agent, MissingHandler> {
         for (module, rpc, _ns) in schema.rpcs() {
             if !HANDLED_RPCS.contains(&rpc.as_str()) {
@@ -48,7 +55,13 @@ impl Agent {
             schema,
             bgp,
             rpc_timeout,
+            config,
         })
+    }
+
+    /// The configuration datastores.
+    pub fn config(&self) -> &Arc<ConfigStore> {
+        &self.config
     }
 
     async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
@@ -63,7 +76,9 @@ impl Agent {
 
 impl Application for Agent {
     fn capabilities(&self) -> Vec<String> {
-        self.schema.module_capabilities()
+        let mut caps = config::capabilities();
+        caps.extend(self.schema.module_capabilities());
+        caps
     }
 
     fn serves(&self, ns: &str, name: &str) -> bool {
@@ -99,6 +114,40 @@ impl Application for Agent {
         })
     }
 
+    fn datastore_op<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        rpc: &'a Rpc,
+    ) -> Option<BoxFuture<'a, Result<ReplyBody, Vec<RpcError>>>> {
+        Some(Box::pin(self.config.handle(ctx, rpc)))
+    }
+
+    fn datastore_config(&self, datastore: &str) -> Option<Result<Vec<String>, RpcError>> {
+        let ds = datastore_named(datastore)?;
+        // Printed as stored (RFC 6243 explicit) until with-defaults is served.
+        Some(self.config.config_xml(ds).map(|x| vec![x]))
+    }
+
+    fn running_config(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            match self.config.config_xml(Datastore::Running) {
+                Ok(x) => vec![x],
+                Err(e) => {
+                    tracing::warn!(error = ?e, "running datastore unreadable");
+                    Vec::new()
+                }
+            }
+        })
+    }
+
+    fn lock_info(&self, datastore: &str) -> Option<(u32, SystemTime)> {
+        self.config.lock_info(datastore_named(datastore)?)
+    }
+
+    fn session_ended(&self, session_id: u32) {
+        self.config.session_ended(session_id);
+    }
+
     fn get_schema(
         &self,
         identifier: &str,
@@ -110,5 +159,14 @@ impl Application for Agent {
 
     fn monitoring_schemas(&self) -> Option<String> {
         Some(self.schema.monitoring_schemas_xml())
+    }
+}
+
+fn datastore_named(name: &str) -> Option<Datastore> {
+    match name {
+        "running" => Some(Datastore::Running),
+        "candidate" => Some(Datastore::Candidate),
+        "startup" => Some(Datastore::Startup),
+        _ => None,
     }
 }

@@ -12,6 +12,20 @@ use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, RpcContext};
 use crate::auth;
 
+/// The base operations on configuration datastores, run by the
+/// application's datastores where it has them.
+const DATASTORE_OPS: &[&str] = &[
+    "lock",
+    "unlock",
+    "edit-config",
+    "copy-config",
+    "delete-config",
+    "validate",
+    "commit",
+    "discard-changes",
+    "cancel-commit",
+];
+
 /// Runs one operation; returns the reply body and whether the session ends.
 pub(crate) async fn dispatch(
     state: &Arc<ServerState>,
@@ -21,6 +35,16 @@ pub(crate) async fn dispatch(
 ) -> (ReplyBody, bool) {
     let op = &rpc.op;
     let ns = op.ns.as_deref().unwrap_or("");
+    if ns == BASE_NS
+        && DATASTORE_OPS.contains(&op.name.as_str())
+        && let Some(fut) = state.app.datastore_op(ctx, rpc)
+    {
+        // Several errors at once with continue-on-error (RFC 6241 §7.2).
+        return match fut.await {
+            Ok(body) => (body, false),
+            Err(errors) => (ReplyBody::Errors(errors), false),
+        };
+    }
     let result = if ns == BASE_NS {
         base_op(state, ctx, op).await
     } else if op.is(MONITORING_NS, "get-schema") {
@@ -103,9 +127,20 @@ async fn base_op(
             }
         }
         "get-config" => {
-            check_running(op, "source")?;
+            let served = match op.child(BASE_NS, "source").map(|s| s.children.as_slice()) {
+                Some([ds]) if ds.ns.as_deref() == Some(BASE_NS) => {
+                    state.app.datastore_config(&ds.name)
+                }
+                _ => None,
+            };
+            let data = match served {
+                Some(data) => data?,
+                None => {
+                    check_running(op, "source")?;
+                    state.app.running_config().await
+                }
+            };
             let filter = filter_of(op)?;
-            let data = state.app.running_config().await;
             Ok(ReplyBody::Xml(data_reply(&data, filter)?))
         }
         _ => {
@@ -122,7 +157,7 @@ async fn base_op(
 /// not believe a parameter honoured (e.g. RFC 6243 `<with-defaults>`, whose
 /// capability is not advertised). A parameter given twice is a
 /// `bad-element`, as for the parameters of YANG RPCs (docs/yang.md).
-fn check_parameters(op: &Element, ns: &str, allowed: &[&str]) -> Result<(), RpcError> {
+pub fn check_parameters(op: &Element, ns: &str, allowed: &[&str]) -> Result<(), RpcError> {
     for (i, c) in op.children.iter().enumerate() {
         let known = c.ns.as_deref() == Some(ns) && allowed.contains(&c.name.as_str());
         if !known {
