@@ -523,6 +523,17 @@ impl<'c> Datastores<'c> {
         }
     }
 
+    /// After running changed (an edit or copy of running): candidate
+    /// without uncommitted changes follows it, so that a later commit does
+    /// not undo the change (RFC 6241 §8.3: candidate starts as a copy of
+    /// running; as sysrepo, a candidate nobody changed stays that copy).
+    pub fn candidate_follows_running(&mut self) -> Result<(), DatastoreError> {
+        if self.candidate_changed_by.is_empty() {
+            self.reset_candidate()?;
+        }
+        Ok(())
+    }
+
     /// A copy of running kept aside (e.g. before applying an edit of running
     /// to the engine).
     pub fn snapshot(&self, ds: Datastore) -> Result<Snapshot<'c>, DatastoreError> {

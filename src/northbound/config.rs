@@ -44,6 +44,10 @@ use crate::netconf::{
 /// RFC 6241 §8.4.5.1: `confirm-timeout` defaults to 600 seconds.
 pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The longest a rollback timer sleeps (a year): `confirm-timeout` is a
+/// uint32 of seconds (136 years), beyond what the runtime's timers take.
+const MAX_CONFIRM_TIMER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The capabilities the datastores give the server `<hello>` (RFC 6241 §8).
 pub fn capabilities() -> Vec<String> {
     [
@@ -58,19 +62,6 @@ pub fn capabilities() -> Vec<String> {
     .map(|c| (*c).to_owned())
     .collect()
 }
-
-/// The base operations handled here.
-pub const OPERATIONS: &[&str] = &[
-    "lock",
-    "unlock",
-    "edit-config",
-    "copy-config",
-    "delete-config",
-    "validate",
-    "commit",
-    "discard-changes",
-    "cancel-commit",
-];
 
 /// A confirmed commit waiting for its confirming commit (RFC 6241 §8.4).
 struct Confirm<'c> {
@@ -145,6 +136,7 @@ impl OpenedStore {
             rpc_timeout,
             extras: self.extras,
             generation: AtomicU64::new(0),
+            timer: Mutex::new(None),
         })
     }
 }
@@ -160,6 +152,8 @@ pub struct ConfigStore {
     rpc_timeout: Duration,
     extras: EngineExtras,
     generation: AtomicU64,
+    /// The rollback timer of the pending confirmed commit, if any.
+    timer: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// The engine's configuration for a datastore tree; no `bgp` container:
@@ -572,6 +566,8 @@ impl ConfigStore {
         ctx: &RpcContext,
         rpc: &Rpc,
     ) -> Result<ReplyBody, Errors> {
+        let qualified = qualify_config(rpc);
+        let rpc = qualified.as_ref().unwrap_or(rpc);
         let op = &rpc.op;
         auth::authorize(&ctx.user.name, ctx.user.level, access_name(op))
             .map_err(|d| one(d.into()))?;
@@ -596,11 +592,15 @@ impl ConfigStore {
             "delete-config" => {
                 check_parameters(op, BASE_NS, &["target"]).map_err(one)?;
                 let ds = datastore(op, "target").map_err(one)?;
-                if ds == Datastore::Running {
-                    // RFC 6241 §7.4: running cannot be deleted.
+                if ds != Datastore::Startup {
+                    // RFC 6241 §7.4: running cannot be deleted; the
+                    // ietf-netconf module offers only startup (and url).
                     return Err(one(RpcError::operation_not_supported(ProtoOrApp::Protocol)
-                        .with_message("the running datastore cannot be deleted (RFC 6241 §7.4)")
-                        .with_bad_element("running")));
+                        .with_message(format!(
+                            "the {} datastore cannot be deleted (RFC 6241 §7.4); only startup can",
+                            ds.name()
+                        ))
+                        .with_bad_element(ds.name())));
                 }
                 self.with(|s| {
                     s.ds.delete_config(sid, ds)
@@ -830,12 +830,17 @@ impl ConfigStore {
                 "confirmed commit: rolled back unless confirmed"
             );
             let store = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
+            let timer = tokio::spawn(async move {
+                tokio::time::sleep(timeout.min(MAX_CONFIRM_TIMER)).await;
                 store
                     .rollback(|c| c.generation == generation, "confirm-timeout expired")
                     .await;
             });
+            // One timer at a time: a client repeating confirmed commits
+            // does not pile up sleeping tasks.
+            if let Some(old) = lock(&self.timer).replace(timer.abort_handle()) {
+                old.abort();
+            }
         } else {
             info!("commit applied");
         }
@@ -955,6 +960,9 @@ impl ConfigStore {
             Ok(()) => {
                 self.with(|s| {
                     s.undo = None;
+                    if let Err(e) = s.ds.candidate_follows_running() {
+                        warn!(error = %e, "candidate could not follow running");
+                    }
                     on_applied(s);
                 });
                 result
@@ -1052,6 +1060,38 @@ fn check_confirming(
     }
 }
 
+/// ncclient puts a `<config>` given as text into its `<nc:edit-config>`
+/// without a namespace (`<config>` under a prefixed parent): such a
+/// `<config>` is taken as the base one, as Netopeer2 and ConfD do, rather
+/// than refused as an unknown parameter. None: nothing to change.
+fn qualify_config(rpc: &Rpc) -> Option<Rpc> {
+    let unqualified = |e: &Element| e.ns.is_none() && e.name == "config";
+    let in_op = rpc.op.children.iter().any(unqualified);
+    let in_source = rpc
+        .op
+        .child(BASE_NS, "source")
+        .is_some_and(|s| s.children.iter().any(unqualified));
+    if !in_op && !in_source {
+        return None;
+    }
+    let mut out = rpc.clone();
+    let fix = |children: &mut Vec<Element>| {
+        for c in children.iter_mut().filter(|c| unqualified(c)) {
+            c.ns = Some(BASE_NS.to_owned());
+        }
+    };
+    fix(&mut out.op.children);
+    for s in out
+        .op
+        .children
+        .iter_mut()
+        .filter(|c| c.is(BASE_NS, "source"))
+    {
+        fix(&mut s.children);
+    }
+    Some(out)
+}
+
 /// The name access is decided on (SPEC §7): copying to or from startup is
 /// a management task, so copy-config is named by its datastores.
 fn access_name(op: &Element) -> &str {
@@ -1096,6 +1136,20 @@ mod tests {
             "/ncagent-bgp:bgp/global/as"
         );
         assert_eq!(engine_key_path("bgp.peers[7].x", &cfg), "/ncagent-bgp:bgp");
+    }
+
+    #[test]
+    fn an_unqualified_config_as_ncclient_sends_it_is_the_base_one() {
+        let doc = br#"<nc:rpc xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><nc:edit-config><nc:target><nc:running/></nc:target><config><bgp xmlns="urn:x"/></config></nc:edit-config></nc:rpc>"#;
+        let rpc = match crate::netconf::message::parse_rpc(doc) {
+            Ok(r) => r,
+            Err(e) => panic!("{e:?}"),
+        };
+        assert!(rpc.op.child(BASE_NS, "config").is_none());
+        let fixed = qualify_config(&rpc).unwrap();
+        assert!(fixed.op.child(BASE_NS, "config").is_some());
+        check_parameters(&fixed.op, BASE_NS, &["target", "config"]).unwrap();
+        assert!(qualify_config(&fixed).is_none());
     }
 
     #[test]
