@@ -142,8 +142,11 @@ def playbook(gobgp_port):
 def test_playbook_configures_bgp_peer_and_route_target(tmp_path):
     d = tmp_path
     port = bgplab.free_port()
+    # Passive: refused before the playbook configures it, GoBGP would hold
+    # itself idle for a while (see test_datastore_e2e.ConfigLab.new_gobgp).
     g = bgplab.GoBgp(d, "peer", PEER, 65001,
-                     [{"address": AGENT, "peer_as": bgplab.LOCAL_AS, "remote_port": port}])
+                     [{"address": AGENT, "peer_as": bgplab.LOCAL_AS, "remote_port": port}],
+                     passive=True)
     (d / "agent").mkdir()
     agent = Agent(d / "agent", bgplab.agent_global_toml(port))
     try:

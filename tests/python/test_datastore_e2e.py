@@ -166,12 +166,14 @@ class ConfigLab:
 
     def new_gobgp(self, asn=PEER_AS):
         """A fresh GoBGP on its own loopback address, configured to accept the
-        agent (and to connect to the agent's listener)."""
+        agent. Passive: were it to connect before the agent has it configured,
+        the agent would refuse it and GoBGP would then hold itself idle (and
+        close the agent's connections) for up to its idle-hold time."""
         n = next(self._hosts)
         assert n < 60, "out of lab addresses"
         return bgplab.GoBgp(self.dir, f"g{n}", f"127.0.0.{n}", asn,
                             [{"address": AGENT, "peer_as": bgplab.LOCAL_AS,
-                              "remote_port": self.bgp_port}])
+                              "remote_port": self.bgp_port}], passive=True)
 
     def diagnostics(self, *gobgps):
         return "\n".join([self.agent.logs()[-4000:]] + [g.log()[-2000:] for g in gobgps])
@@ -282,7 +284,7 @@ def test_delete_of_neighbor_sends_cease(lab, gobgp, nc):
     assert notes, f"no CEASE/Peer De-configured received; NOTIFICATIONs: {g.notifications(AGENT)}"
     assert g.address not in neighbors_in(nc, "running")
     assert g.address not in state_neighbors(nc)
-    # GoBGP keeps retrying; the agent no longer accepts it.
+    # The agent does not connect to it again.
     time.sleep(1.5)
     assert not g.established(AGENT)
 
@@ -592,6 +594,9 @@ def test_restart_keeps_committed_configuration(tmp_path):
             assert m.copy_config(source="running", target="startup").ok
             committed = config_of(m)
             assert config_of(m, "startup") == committed
+            # Not copied to startup: running is not kept across a restart
+            # (RFC 6241 §8.7, :startup).
+            assert m.edit_config(target="running", config=cfg(route_target("65000:601"))).ok
         finally:
             close(m)
 
@@ -607,6 +612,7 @@ def test_restart_keeps_committed_configuration(tmp_path):
             m = connect(agent.port, "operator")
             try:
                 assert config_of(m) == committed, f"after {sig.name}: {etree.tostring(bgp_of(m))}"
+                assert "65000:601" not in route_targets_in(m)
                 assert config_of(m, "startup") == committed
                 assert bgplab.wait_for(
                     lambda: g.established(AGENT) and g.uptime(AGENT) != uptime, 30), \
@@ -615,6 +621,24 @@ def test_restart_keeps_committed_configuration(tmp_path):
                 assert not g.rtc_paths("65000:65000:999"), "the TOML [bgp] overrode startup"
             finally:
                 close(m)
+
+        # A deleted startup stays deleted: the TOML [bgp] table, present
+        # again, does not seed it back (docs/decisions.md, Datastores).
+        m = connect(agent.port, "admin")
+        try:
+            assert m.delete_config(target="startup").ok
+            assert config_of(m, "startup") is None
+        finally:
+            close(m)
+        agent = _restart(agent, signal.SIGTERM, bgplab.agent_global_toml(port))
+        m = connect(agent.port, "admin")
+        try:
+            assert config_of(m) is None and config_of(m, "startup") is None, \
+                etree.tostring(m.get_config(source="running").data_ele).decode()
+        finally:
+            close(m)
+        time.sleep(2)       # GoBGP retries each second; nothing must accept it
+        assert not g.established(AGENT), "BGP session up without a configuration"
     finally:
         agent.stop()
         g.stop()
@@ -629,7 +653,7 @@ def test_kill_9_during_copy_to_startup_never_tears_it(tmp_path):
     m = connect(agent.port, "admin", timeout=10)
     # ncclient sends on a 0.1 s tick: delays up to 0.25 s land before, during
     # and after the copy.
-    delays = [0.0, 0.03, 0.06, 0.08, 0.1, 0.11, 0.12, 0.13, 0.15, 0.18, 0.21, 0.25]
+    delays = [0.0, 0.04, 0.08, 0.1, 0.11, 0.12, 0.14, 0.17, 0.21, 0.25]
     outcomes = {"old": 0, "new": 0}
     try:
         assert m.edit_config(target="running", config=cfg(group("kill", description="v0"))).ok
