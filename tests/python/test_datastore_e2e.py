@@ -407,6 +407,19 @@ def test_persisted_confirmed_commit_outlives_its_session(lab, restored):
         assert "127.0.0.71" in neighbors_in(m), "a persisted confirmed commit was rolled back"
         assert m.cancel_commit(persist_id="ds-e2e-1").ok
         assert config_of(m) == lab.baseline
+
+        # The same, confirmed from another session by <persist-id>.
+        assert commit_edit(m, group(GROUP) + neighbor("127.0.0.72", grp=GROUP, passive=True),
+                           confirmed=True, timeout="60", persist="ds-e2e-2").ok
+    finally:
+        close(m)
+    m = connect(lab.agent.port, "operator")
+    try:
+        assert m.commit(persist_id="ds-e2e-2").ok
+        assert "127.0.0.72" in neighbors_in(m)
+        with pytest.raises(RPCError):    # nothing left to cancel
+            m.cancel_commit(persist_id="ds-e2e-2")
+        assert "127.0.0.72" in neighbors_in(m)
     finally:
         close(m)
 
@@ -608,11 +621,18 @@ def test_restart_keeps_committed_configuration(tmp_path):
         ]
         for sig, toml in restarts:
             uptime = g.uptime(AGENT)
+            # RFC 6241 §8.4.1: a reboot before the confirm-timeout restores
+            # the configuration from before the confirmed commit.
+            m = connect(agent.port, "admin")
+            try:
+                assert commit_edit(m, route_target("65000:602"), confirmed=True, timeout="120").ok
+            finally:
+                close(m)
             agent = _restart(agent, sig, toml)
             m = connect(agent.port, "operator")
             try:
                 assert config_of(m) == committed, f"after {sig.name}: {etree.tostring(bgp_of(m))}"
-                assert "65000:601" not in route_targets_in(m)
+                assert not {"65000:601", "65000:602"} & route_targets_in(m)
                 assert config_of(m, "startup") == committed
                 assert bgplab.wait_for(
                     lambda: g.established(AGENT) and g.uptime(AGENT) != uptime, 30), \
