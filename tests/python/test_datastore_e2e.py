@@ -369,6 +369,22 @@ def test_confirming_commit_keeps_the_change(lab, gobgp, nc):
     assert g.notifications(AGENT) == []
 
 
+def test_unconfirmed_delete_brings_the_peer_back(lab, gobgp, nc):
+    """The rollback of a confirmed commit that removed a neighbor configures
+    it again, and its session comes back."""
+    g = gobgp()
+    assert commit_edit(nc, group(GROUP) + neighbor(g.address, g.bgp_port, GROUP)).ok
+    assert bgplab.wait_for(lambda: g.established(AGENT), 20), lab.diagnostics(g)
+    configured = config_of(nc)
+    assert commit_edit(nc, f'<neighbors><neighbor nc:operation="delete"><address>{g.address}'
+                           f'</address></neighbor></neighbors>', confirmed=True, timeout="2").ok
+    assert bgplab.wait_for(lambda: CEASE_DECONFIGURED in g.notifications(AGENT), 5), \
+        g.notifications(AGENT)
+    assert bgplab.wait_for(lambda: config_of(nc) == configured, 4), "not rolled back"
+    assert bgplab.wait_for(lambda: g.established(AGENT), 30), \
+        "the peer did not come back after the rollback\n" + lab.diagnostics(g)
+
+
 def test_cancel_commit_rolls_back(lab, gobgp, nc):
     g = gobgp()
     assert commit_edit(nc, group(GROUP) + neighbor(g.address, g.bgp_port, GROUP),
