@@ -229,7 +229,7 @@ def nc(lab):
     close(m)
 
 
-# ---------------------------------------------------------------- 1. candidate + commit
+# ---------------------------------------------------------------- candidate + commit
 
 def test_candidate_commit_adds_peer_that_establishes_and_is_refreshed(lab, gobgp, nc):
     g = gobgp()
@@ -271,7 +271,7 @@ def test_agent_state_shows_committed_peer_established(lab, gobgp, nc):
     assert state, f"agent state of {g.address}: {session_state(nc, g.address)!r}"
 
 
-# ---------------------------------------------------------------- 2. delete -> CEASE
+# ---------------------------------------------------------------- delete, move, shutdown
 
 def test_delete_of_neighbor_sends_cease(lab, gobgp, nc):
     g = gobgp()
@@ -323,7 +323,7 @@ def test_move_between_groups_keeps_session_and_shutdown_sends_cease(lab, gobgp, 
         "the neighbor did not come back after shutdown false\n" + lab.diagnostics(g)
 
 
-# ---------------------------------------------------------------- 3. confirmed commit
+# ---------------------------------------------------------------- confirmed commit
 
 def test_confirmed_commit_not_confirmed_rolls_back(lab, gobgp, nc):
     g = gobgp()
@@ -441,6 +441,8 @@ def test_persisted_confirmed_commit_outlives_its_session(lab, restored):
         close(m)
 
 
+# ---------------------------------------------------------------- locks, engine refusal
+
 def test_locks_between_sessions(lab, restored):
     """RFC 6241 §7.5: a datastore locked by one session refuses another
     session's lock (lock-denied, with the holder's session-id) and edits
@@ -496,7 +498,7 @@ def test_engine_refusal_leaves_running_untouched(lab, restored, nc):
         pass
 
 
-# ---------------------------------------------------------------- 4. route targets
+# ---------------------------------------------------------------- route targets
 
 def test_route_target_added_and_removed_without_session_reset(lab, gobgp, nc):
     g = gobgp()
@@ -523,7 +525,7 @@ def test_route_target_added_and_removed_without_session_reset(lab, gobgp, nc):
     assert g.notifications(AGENT) == []
 
 
-# ---------------------------------------------------------------- 7. invalid edits
+# ---------------------------------------------------------------- refused edits, levels
 
 def _error_path(err):
     """error-path without prefixes, after checking that every prefix it uses
@@ -614,7 +616,7 @@ def test_levels_of_datastore_operations(lab, restored):
         close(m)
 
 
-# ---------------------------------------------------------------- 6. restarts
+# ---------------------------------------------------------------- restarts
 
 def _restart(agent, sig, toml):
     """Stops the agent with `sig` and starts it again on the same state
