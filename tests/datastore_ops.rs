@@ -649,3 +649,45 @@ async fn the_toml_seeds_startup_once_and_a_corrupt_startup_stops_the_start() {
     };
     assert!(e.contains("startup.xml"), "{e}");
 }
+
+/// RFC 6241 §7.9: kill-session releases the killed session's locks at once
+/// and rolls back its non-persistent confirmed commit (§8.4.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_session_releases_locks_and_rolls_back() {
+    with_agent("", |addr, running| {
+        let mut a = Client::connect_hello(addr, OPERATOR);
+        let mut admin = Client::connect_hello(addr, ADMIN);
+        let a_id = text_of(&a.server_hello, "session-id").unwrap().to_owned();
+        ok(&a.rpc(&edit_rpc("running", "", &base())));
+        ok(&a.rpc("<lock><target><candidate/></target></lock>"));
+        ok(&a.rpc("<lock><target><startup/></target></lock>"));
+        ok(&a.rpc(&edit_rpc(
+            "candidate",
+            "",
+            &bgp(&neighbor("127.0.0.61", None)),
+        )));
+        ok(&a.rpc("<commit><confirmed/></commit>"));
+        assert_eq!(
+            engine_peers(running),
+            vec![ip("127.0.0.11"), ip("127.0.0.61")]
+        );
+        let r = admin.rpc(
+            "<copy-config><target><startup/></target><source><running/></source></copy-config>",
+        );
+        assert_eq!(tag(&r), "in-use", "{r}");
+        assert_eq!(text_of(&r, "session-id"), Some(a_id.as_str()), "{r}");
+        ok(&admin.rpc(&format!(
+            "<kill-session><session-id>{a_id}</session-id></kill-session>"
+        )));
+        // Released by the time kill-session answered.
+        ok(&admin.rpc("<lock><target><candidate/></target></lock>"));
+        ok(&admin.rpc("<lock><target><startup/></target></lock>"));
+        eventually(
+            "rollback of the killed session's commit",
+            Duration::from_secs(5),
+            || engine_peers(running) == vec![ip("127.0.0.11")],
+        );
+        assert!(!get_config(&mut admin, "running").contains("127.0.0.61"));
+    })
+    .await;
+}
