@@ -13,6 +13,7 @@ import itertools
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -107,6 +108,19 @@ def neighbors_in(m, source="running"):
 def route_targets_in(m, source="running"):
     bgp = bgp_of(m, source)
     return set() if bgp is None else {r.text for r in bgp.iter(f"{{{NB}}}route-target")}
+
+
+YANG = Path(__file__).resolve().parents[2] / "yang"
+
+
+def assert_valid_config(bgp, workdir):
+    """yanglint (Debian's libyang, not the agent's) accepts the /bgp of a
+    get-config reply as configuration data of the served module."""
+    f = Path(workdir) / "bgp-config.xml"
+    f.write_bytes(etree.tostring(bgp))
+    out = subprocess.run(["yanglint", "-t", "config", str(YANG / "ncagent-bgp@2026-11-29.yang"),
+                          str(f)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr + f.read_text()
 
 
 def session_state(m, address):
@@ -242,6 +256,7 @@ def test_candidate_commit_adds_peer_that_establishes_and_is_refreshed(lab, gobgp
     assert nc.commit().ok
     assert nc.unlock("candidate").ok
     assert g.address in neighbors_in(nc, "running")
+    assert_valid_config(bgp_of(nc), lab.dir)
 
     assert bgplab.wait_for(lambda: g.established(AGENT), 20), \
         "GoBGP did not reach Established with the committed neighbor\n" + lab.diagnostics(g)
@@ -750,6 +765,7 @@ def test_kill_9_during_copy_to_startup_never_tears_it(tmp_path):
                 f"{etree.tostring(bgp_of(m)).decode()}"
             if answered:
                 assert now == new, f"iteration {i}: copy-config answered <ok/> but was lost"
+            assert_valid_config(bgp_of(m), tmp_path)
             assert config_of(m, "startup") == now
             outcomes["new" if now == new else "old"] += 1
             old = now
