@@ -169,15 +169,13 @@ class ConfigLab:
         (self.dir / "agent").mkdir()
         self.agent = Agent(self.dir / "agent", bgplab.agent_global_toml(self.bgp_port))
         self._hosts = itertools.count(20)
-        m = connect(self.agent.port, "admin")
-        try:
-            bgp = bgp_of(m)
-            assert bgp is not None, "the TOML [bgp] table did not seed running"
-            self.baseline = canon(bgp)
-            bgp.set(f"{{{NC}}}operation", "replace")
-            self.baseline_config = f'<config xmlns="{NC}">{etree.tostring(bgp).decode()}</config>'
-        finally:
-            close(m)
+        # One admin session for the whole module, to restore the baseline.
+        self.admin = connect(self.agent.port, "admin")
+        bgp = bgp_of(self.admin)
+        assert bgp is not None, "the TOML [bgp] table did not seed running"
+        self.baseline = canon(bgp)
+        bgp.set(f"{{{NC}}}operation", "replace")
+        self.baseline_config = f'<config xmlns="{NC}">{etree.tostring(bgp).decode()}</config>'
 
     def new_gobgp(self, asn=PEER_AS):
         """A fresh GoBGP on its own loopback address, configured to accept the
@@ -195,15 +193,13 @@ class ConfigLab:
 
     def restore(self):
         """Back to the baseline configuration (and an empty candidate)."""
-        m = connect(self.agent.port, "admin")
-        try:
-            m.edit_config(target="running", config=self.baseline_config)
-            m.discard_changes()
-            assert config_of(m) == self.baseline
-        finally:
-            close(m)
+        m = self.admin
+        m.edit_config(target="running", config=self.baseline_config)
+        m.discard_changes()
+        assert config_of(m) == self.baseline
 
     def stop(self):
+        close(self.admin)
         self.agent.stop()
 
 
