@@ -141,6 +141,20 @@ class GoBgp:
         caps = self.neighbor(addr)["state"].get(which, [])
         return [c["type_url"].rsplit(".", 1)[-1] for c in caps]
 
+    def notifications(self, addr):
+        """(code, subcode) of each NOTIFICATION received from addr, from gobgpd's
+        log ("received notification" lines; e.g. (6, 3) is CEASE "Peer
+        De-configured", RFC 4486)."""
+        out = []
+        for line in self.log().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("msg") == "received notification" and rec.get("Key") == addr:
+                out.append((rec.get("Code"), rec.get("Subcode")))
+        return out
+
     def stop(self):
         terminate(self.proc)
         self.logfile.close()
@@ -188,6 +202,21 @@ def start_v6_gobgp(workdir, bgp_port=None, api_port=None):
               router_id=IPV6["router_id"], passive=True)
     g.add_route_target(IPV6["rt"])
     return g
+
+
+def agent_global_toml(agent_port, route_targets=("65000:100",), router_id="10.255.0.1"):
+    """An agent [bgp] section with the speaker's global settings and listener
+    only: no groups, no peers (those are then configured over NETCONF)."""
+    rts = ", ".join(f'"{r}"' for r in route_targets)
+    return f'''
+[bgp]
+local_as = {LOCAL_AS}
+router_id = "{router_id}"
+listen = "{AGENT_BGP_ADDR}:{agent_port}"
+hold_time = 30
+connect_retry = 1
+route_targets = [{rts}]
+'''
 
 
 def agent_v6_bgp_toml(v6_port, route_targets=("65000:100",)):
