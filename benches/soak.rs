@@ -56,7 +56,12 @@ const STALL_TIME: Duration = Duration::from_secs(90);
 const STALL_HOLD: u16 = 3;
 const ROUTE_TARGETS: usize = 3_000;
 
-const GET_CONFIG: &str = "<get-config><source><running/></source></get-config>";
+/// The `<get-config>` of every phase: running, filtered to the local AS.
+/// Running holds the 3,000 route targets the exports need (~90 kB as XML):
+/// unfiltered, every phase would measure bulk transfer instead of what it
+/// is for (sessions, queues, pipelining); the filter runs on the stored tree.
+const GET_CONFIG: &str = "<get-config><source><running/></source><filter type=\"subtree\">\
+    <bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as/></global></bgp></filter></get-config>";
 const NS: &str = "urn:ncagent:yang:ncagent-bgp-vpn-target";
 const GOBGP_HOSTS: [&str; 2] = ["127.0.0.21", "127.0.0.22"];
 const STALL_PEER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 9);

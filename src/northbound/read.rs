@@ -3,13 +3,13 @@
 //! YANG library), filtered and printed by `crate::schema` (docs/yang.md,
 //! "Read path").
 
-use yang5::data::DataTree;
+use yang5::data::{Data as _, DataFormat, DataPrinterFlags, DataTree};
 
 use super::state;
 use crate::bgp::Snapshot;
 use crate::netconf::error::{ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::Element;
-use crate::netconf::{ReadFilter, ReadRequest};
+use crate::netconf::{ReadFilter, ReadRequest, WithDefaults};
 use crate::schema::{
     BGP_CONFIG_NAMESPACE, DataFilter, FilterNode, MODULE_NAMESPACE, ReadError, Schema,
 };
@@ -99,6 +99,30 @@ pub fn read_data(
     snapshot: Option<&Snapshot>,
     req: &ReadRequest<'_>,
 ) -> Result<String, RpcError> {
+    // The everyday poll of a whole datastore (RFC 6241 §7.1 without a
+    // filter, in the basic mode, RFC 6243 §2.3): the stored tree holds
+    // exactly what is reported, so it is printed as it is, without a copy
+    // into a reply tree of the served context (a copy re-stores, hashes and
+    // pattern-checks every value: ~16 ms for 3,000 route targets).
+    if req.config_only()
+        && req.filter.is_none()
+        && matches!(req.with_defaults, None | Some(WithDefaults::Explicit))
+    {
+        return print_stored(config);
+    }
+    // The same with a subtree filter (the NMS's poll of one branch): the
+    // filter runs on the stored tree and only what it selects is copied.
+    let wd = req.with_defaults.unwrap_or_default();
+    if req.config_only()
+        && !wd.adds_defaults()
+        && let Some(ReadFilter::Subtree(_)) = &req.filter
+        && let Some(DataFilter::Subtree(nodes)) = req.filter.as_ref().map(data_filter)
+    {
+        return match config {
+            Some(tree) => crate::schema::filter_stored(tree, &nodes, wd).map_err(rpc_error),
+            None => Ok(String::new()),
+        };
+    }
     let wants = |ns: &str, name: &str| req.filter.is_none_or(|f| f.may_select(ns, name));
     let mut tree = schema.read_tree();
     let build = |tree: &mut crate::schema::ReadTree<'_>| -> Result<(), ReadError> {
@@ -137,6 +161,21 @@ pub fn read_data(
         req.config_only(),
     )
     .map_err(rpc_error)
+}
+
+/// A datastore's tree printed as stored (explicit mode); "" when empty.
+fn print_stored(config: Option<&DataTree<'_>>) -> Result<String, RpcError> {
+    let Some(tree) = config.filter(|t| t.reference().is_some()) else {
+        return Ok(String::new());
+    };
+    tree.print_string(
+        DataFormat::XML,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_EXPLICIT,
+    )
+    .map_err(|e| {
+        RpcError::operation_failed(RpcProtoOrApp::Application)
+            .with_message(format!("printing the datastore: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ impl WithDefaults {
         }
     }
 
-    fn adds_defaults(self) -> bool {
+    pub fn adds_defaults(self) -> bool {
         matches!(
             self,
             WithDefaults::ReportAll | WithDefaults::ReportAllTagged
@@ -258,6 +258,28 @@ impl<'s> ReadTree<'s> {
         )
         .map_err(|e| ReadError::Internal(format!("printing: {e}")))
     }
+}
+
+/// A subtree filter (RFC 6241 §6) evaluated on a stored tree as it is, in
+/// its own context, and the selection printed: what `<get-config>` with a
+/// subtree filter needs when no defaults are to be added (RFC 6243 explicit
+/// or trim). Only the selected nodes are copied (with their ancestors and
+/// keys), not the whole datastore into a reply tree first.
+pub fn filter_stored(
+    tree: &DataTree<'_>,
+    nodes: &[FilterNode],
+    wd: WithDefaults,
+) -> Result<String, ReadError> {
+    debug_assert!(!wd.adds_defaults());
+    let out = subtree(tree.context(), tree, nodes)?;
+    if out.reference().is_none() {
+        return Ok(String::new());
+    }
+    out.print_string(
+        DataFormat::XML,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | wd.print_flag(),
+    )
+    .map_err(|e| ReadError::Internal(format!("printing: {e}")))
 }
 
 /// Top-level nodes of a tree (opaque nodes skipped).
