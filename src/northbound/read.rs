@@ -3,7 +3,7 @@
 //! YANG library), filtered and printed by `crate::schema` (docs/yang.md,
 //! "Read path").
 
-use yang5::data::{Data as _, DataFormat, DataPrinterFlags, DataTree};
+use yang5::data::DataTree;
 
 use super::state;
 use crate::bgp::Snapshot;
@@ -24,11 +24,7 @@ fn filter_nodes(parent: &Element, inherited: &[(String, String)]) -> Vec<FilterN
         .iter()
         .map(|c| {
             let mut prefixes = inherited.to_vec();
-            prefixes.extend(c.attrs.iter().filter_map(|a| {
-                a.qname
-                    .strip_prefix("xmlns:")
-                    .map(|p| (p.to_owned(), a.value.clone()))
-            }));
+            prefixes.extend(declared_prefixes(c));
             FilterNode {
                 ns: c.ns.clone(),
                 name: c.name.clone(),
@@ -40,20 +36,21 @@ fn filter_nodes(parent: &Element, inherited: &[(String, String)]) -> Vec<FilterN
         .collect()
 }
 
+/// The (prefix, namespace) pairs an element declares.
+fn declared_prefixes(el: &Element) -> Vec<(String, String)> {
+    el.attrs
+        .iter()
+        .filter_map(|a| {
+            a.qname
+                .strip_prefix("xmlns:")
+                .map(|p| (p.to_owned(), a.value.clone()))
+        })
+        .collect()
+}
+
 fn data_filter(f: &ReadFilter<'_>) -> DataFilter {
     match f {
-        ReadFilter::Subtree(el) => {
-            let scope: Vec<(String, String)> = el
-                .attrs
-                .iter()
-                .filter_map(|a| {
-                    a.qname
-                        .strip_prefix("xmlns:")
-                        .map(|p| (p.to_owned(), a.value.clone()))
-                })
-                .collect();
-            DataFilter::Subtree(filter_nodes(el, &scope))
-        }
+        ReadFilter::Subtree(el) => DataFilter::Subtree(filter_nodes(el, &declared_prefixes(el))),
         ReadFilter::XPath { select, prefixes } => DataFilter::XPath {
             select: (*select).to_owned(),
             prefixes: prefixes.to_vec(),
@@ -165,17 +162,10 @@ pub fn read_data(
 
 /// A datastore's tree printed as stored (explicit mode); "" when empty.
 fn print_stored(config: Option<&DataTree<'_>>) -> Result<String, RpcError> {
-    let Some(tree) = config.filter(|t| t.reference().is_some()) else {
-        return Ok(String::new());
-    };
-    tree.print_string(
-        DataFormat::XML,
-        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_EXPLICIT,
-    )
-    .map_err(|e| {
-        RpcError::operation_failed(RpcProtoOrApp::Application)
-            .with_message(format!("printing the datastore: {e}"))
-    })
+    match config {
+        Some(tree) => crate::schema::print_data(tree, WithDefaults::Explicit).map_err(rpc_error),
+        None => Ok(String::new()),
+    }
 }
 
 #[cfg(test)]
@@ -272,15 +262,7 @@ mod tests {
             select,
             &format!("xmlns:ncm=\"{NCM}\" xmlns:nb=\"urn:ncagent:yang:ncagent-bgp\""),
         );
-        let prefixes: Vec<(String, String)> = f
-            .attrs
-            .iter()
-            .filter_map(|a| {
-                a.qname
-                    .strip_prefix("xmlns:")
-                    .map(|p| (p.to_owned(), a.value.clone()))
-            })
-            .collect();
+        let prefixes = declared_prefixes(&f);
         let select = f.attr("select").unwrap().to_owned();
         get(
             schema,

@@ -28,7 +28,9 @@ use yang5::data::{DataFormat, DataParserFlags, DataTree, DataValidationFlags};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
 pub use error::{ErrorPath, Problem, ValidationError};
-pub use read::{DataFilter, FilterNode, ReadError, ReadTree, WithDefaults, filter_stored};
+pub use read::{
+    DataFilter, FilterNode, ReadError, ReadTree, WithDefaults, filter_stored, print_data,
+};
 
 /// Name of the project's own module (`yang/`).
 pub const MODULE_NAME: &str = "ncagent-bgp-vpn-target";

@@ -249,15 +249,21 @@ impl<'s> ReadTree<'s> {
                 xpath(self.schema, &self.tree, select, prefixes)?
             }
         };
-        if out.reference().is_none() {
-            return Ok(String::new());
-        }
-        out.print_string(
-            DataFormat::XML,
-            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | wd.print_flag(),
-        )
-        .map_err(|e| ReadError::Internal(format!("printing: {e}")))
+        print_data(&out, wd)
     }
+}
+
+/// Data as the content of `<data>`: every top-level node, compact, in the
+/// with-defaults mode `wd`; "" when there is none.
+pub fn print_data(tree: &DataTree<'_>, wd: WithDefaults) -> Result<String, ReadError> {
+    if tree.reference().is_none() {
+        return Ok(String::new());
+    }
+    tree.print_string(
+        DataFormat::XML,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | wd.print_flag(),
+    )
+    .map_err(|e| ReadError::Internal(format!("printing: {e}")))
 }
 
 /// A subtree filter (RFC 6241 §6) evaluated on a stored tree as it is, in
@@ -271,15 +277,7 @@ pub fn filter_stored(
     wd: WithDefaults,
 ) -> Result<String, ReadError> {
     debug_assert!(!wd.adds_defaults());
-    let out = subtree(tree.context(), tree, nodes)?;
-    if out.reference().is_none() {
-        return Ok(String::new());
-    }
-    out.print_string(
-        DataFormat::XML,
-        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | wd.print_flag(),
-    )
-    .map_err(|e| ReadError::Internal(format!("printing: {e}")))
+    print_data(&subtree(tree.context(), tree, nodes)?, wd)
 }
 
 /// Top-level nodes of a tree (opaque nodes skipped).
