@@ -40,7 +40,11 @@ const LATENCY_TIME: Duration = Duration::from_secs(10);
 const EXPORT_REPS: usize = 100;
 const EXPORT_TIME: Duration = Duration::from_secs(5);
 const WAIT: Duration = Duration::from_secs(10);
-const GET_CONFIG: &str = "<get-config><source><running/></source></get-config>";
+/// The latency anchor: a small `<get-config>` (running filtered to the
+/// local AS). Running holds every route target of the run (100,000 at
+/// scale, ~3 MB as XML), which an unfiltered reply would print each time.
+const GET_CONFIG: &str = "<get-config><source><running/></source><filter type=\"subtree\">\
+    <bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as/></global></bgp></filter></get-config>";
 const NS: &str = "urn:ncagent:yang:ncagent-bgp-vpn-target";
 
 /// How many peers and routes this run uses.
