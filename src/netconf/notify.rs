@@ -165,7 +165,9 @@ impl Receiver {
     }
 }
 
-/// The hub's end of one session's queue.
+/// The hub's end of one session's queue: unbounded in messages, bounded
+/// in bytes by `bytes` against `limits.queue_bytes` (docs/decisions.md,
+/// "Flow control").
 struct Sink {
     tx: mpsc::UnboundedSender<Outbound>,
     bytes: Arc<AtomicUsize>,

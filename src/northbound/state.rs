@@ -6,16 +6,6 @@
 use crate::bgp::{PeerSnapshot, SkipReason, Snapshot, SoftResetRecord, SoftResetResult};
 use crate::schema::{ReadError, ReadTree};
 
-/// Counts of a peer, through one accessor each so that the snapshot's
-/// representation (route lists or counts) is read in one place.
-fn rtc_in(p: &PeerSnapshot) -> usize {
-    p.adj_rib_in
-}
-
-fn rtc_out(p: &PeerSnapshot) -> usize {
-    p.adj_rib_out
-}
-
 fn rfc3339(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
@@ -60,54 +50,22 @@ pub(super) fn add_vpn_target_state(t: &mut ReadTree<'_>, s: &Snapshot) -> Result
         let base = format!("{VT}/peer[address='{}']", p.address);
         let leaf =
             |t: &mut ReadTree<'_>, rel: &str, v: &str| t.set(&format!("{base}/{rel}"), Some(v));
-        let n = &p.negotiated;
         leaf(t, "remote-as", &p.remote_as.to_string())?;
         if let Some(g) = &p.group {
             leaf(t, "group", g)?;
         }
-        leaf(
-            t,
-            "peer-type",
-            if p.internal { "internal" } else { "external" },
-        )?;
+        add_session_leaves(t, &base, p)?;
         leaf(t, "family-enabled", &p.family_enabled.to_string())?;
-        leaf(t, "session-state", p.state.as_str())?;
-        leaf(t, "negotiated/route-refresh", &n.route_refresh.to_string())?;
-        leaf(
-            t,
-            "negotiated/enhanced-route-refresh",
-            &n.enhanced_route_refresh.to_string(),
-        )?;
-        leaf(t, "negotiated/rtc", &n.rtc.to_string())?;
-        leaf(t, "negotiated/four-octet-as", &n.four_octet_as.to_string())?;
         leaf(
             t,
             "negotiated/graceful-restart",
-            &n.graceful_restart.to_string(),
-        )?;
-        leaf(
-            t,
-            "counters/route-refresh-sent",
-            &p.route_refresh_sent.to_string(),
-        )?;
-        leaf(
-            t,
-            "counters/route-refresh-received",
-            &p.route_refresh_received.to_string(),
-        )?;
-        leaf(t, "counters/updates-sent", &p.updates_sent.to_string())?;
-        leaf(
-            t,
-            "counters/updates-received",
-            &p.updates_received.to_string(),
+            &p.negotiated.graceful_restart.to_string(),
         )?;
         leaf(
             t,
             "counters/soft-resets-coalesced",
             &p.soft_resets_coalesced.to_string(),
         )?;
-        leaf(t, "rtc-routes/adj-rib-in", &rtc_in(p).to_string())?;
-        leaf(t, "rtc-routes/adj-rib-out", &rtc_out(p).to_string())?;
         leaf(t, "rtc-routes/stale", &p.rtc_routes_stale.to_string())?;
         // RFC 4684 §6 / RFC 4724 §2: the peer's End-of-RIB for RT membership.
         leaf(t, "end-of-rib/sent", &p.end_of_rib_sent.to_string())?;
@@ -124,6 +82,39 @@ pub(super) fn add_vpn_target_state(t: &mut ReadTree<'_>, s: &Snapshot) -> Result
         if let Some(r) = &p.last_soft_reset {
             add_soft_reset(t, &base, r)?;
         }
+    }
+    Ok(())
+}
+
+/// The leaves both state trees have for a peer, below `base`: its type and
+/// session state, what was negotiated, its counters and RIB sizes.
+fn add_session_leaves(t: &mut ReadTree<'_>, base: &str, p: &PeerSnapshot) -> Result<(), ReadError> {
+    let n = &p.negotiated;
+    let bools = [
+        ("negotiated/route-refresh", n.route_refresh),
+        (
+            "negotiated/enhanced-route-refresh",
+            n.enhanced_route_refresh,
+        ),
+        ("negotiated/rtc", n.rtc),
+        ("negotiated/four-octet-as", n.four_octet_as),
+    ];
+    let counts = [
+        ("counters/route-refresh-sent", p.route_refresh_sent),
+        ("counters/route-refresh-received", p.route_refresh_received),
+        ("counters/updates-sent", p.updates_sent),
+        ("counters/updates-received", p.updates_received),
+        ("rtc-routes/adj-rib-in", p.adj_rib_in as u64),
+        ("rtc-routes/adj-rib-out", p.adj_rib_out as u64),
+    ];
+    let peer_type = if p.internal { "internal" } else { "external" };
+    t.set(&format!("{base}/peer-type"), Some(peer_type))?;
+    t.set(&format!("{base}/session-state"), Some(p.state.as_str()))?;
+    for (rel, v) in bools {
+        t.set(&format!("{base}/{rel}"), Some(&v.to_string()))?;
+    }
+    for (rel, v) in counts {
+        t.set(&format!("{base}/{rel}"), Some(&v.to_string()))?;
     }
     Ok(())
 }
@@ -146,42 +137,10 @@ pub(super) fn add_neighbor_state(t: &mut ReadTree<'_>, s: &Snapshot) -> Result<(
         let base = format!("{entry}/state");
         let leaf =
             |t: &mut ReadTree<'_>, rel: &str, v: &str| t.set(&format!("{base}/{rel}"), Some(v));
-        let n = &p.negotiated;
-        leaf(
-            t,
-            "peer-type",
-            if p.internal { "internal" } else { "external" },
-        )?;
-        leaf(t, "session-state", p.state.as_str())?;
+        add_session_leaves(t, &base, p)?;
         if let Some(since) = p.established_since {
             leaf(t, "established-since", &rfc3339(since))?;
         }
-        leaf(t, "negotiated/route-refresh", &n.route_refresh.to_string())?;
-        leaf(
-            t,
-            "negotiated/enhanced-route-refresh",
-            &n.enhanced_route_refresh.to_string(),
-        )?;
-        leaf(t, "negotiated/rtc", &n.rtc.to_string())?;
-        leaf(t, "negotiated/four-octet-as", &n.four_octet_as.to_string())?;
-        leaf(
-            t,
-            "counters/route-refresh-sent",
-            &p.route_refresh_sent.to_string(),
-        )?;
-        leaf(
-            t,
-            "counters/route-refresh-received",
-            &p.route_refresh_received.to_string(),
-        )?;
-        leaf(t, "counters/updates-sent", &p.updates_sent.to_string())?;
-        leaf(
-            t,
-            "counters/updates-received",
-            &p.updates_received.to_string(),
-        )?;
-        leaf(t, "rtc-routes/adj-rib-in", &rtc_in(p).to_string())?;
-        leaf(t, "rtc-routes/adj-rib-out", &rtc_out(p).to_string())?;
         if let Some(r) = &p.last_soft_reset {
             add_soft_reset(t, &base, r)?;
         }

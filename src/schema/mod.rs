@@ -190,63 +190,23 @@ pub const BGP_CONFIG_MODULE: &str = "ncagent-bgp";
 /// Namespace of the BGP configuration module.
 pub const BGP_CONFIG_NAMESPACE: &str = "urn:ncagent:yang:ncagent-bgp";
 
-/// The modules of a configuration datastore context: the BGP configuration,
-/// and ietf-netconf for its `operation` annotation (RFC 6241 §7.2; libyang
-/// attaches the annotation when it loads a module of that name), with
-/// ietf-netconf-acm, which ietf-netconf imports. Not part of [`MODULES`]:
-/// the served context does not carry them yet.
-const DATASTORE_MODULES: &[EmbeddedModule] = &[
-    EmbeddedModule {
-        name: BGP_CONFIG_MODULE,
-        revision: "2026-11-29",
-        text: include_str!("../../yang/ncagent-bgp@2026-11-29.yang"),
-        ours: true,
-        features: Features::Fixed(&[]),
-        implement: true,
-    },
-    EmbeddedModule {
-        name: "ietf-netconf",
-        revision: "2011-06-01",
-        text: include_str!("../../yang/ietf-netconf@2011-06-01.yang"),
-        ours: false,
-        features: Features::Fixed(&[]),
-        implement: true,
-    },
-    EmbeddedModule {
-        name: "ietf-netconf-acm",
-        revision: "2018-02-14",
-        text: include_str!("../../yang/ietf-netconf-acm@2018-02-14.yang"),
-        ours: false,
-        features: Features::Fixed(&[]),
-        implement: false,
-    },
-];
-
-/// Outlives every context that points at it (see [`EMBEDDED`]).
-static DATASTORE_EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
-    DATASTORE_MODULES
-        .iter()
-        .map(|m| {
-            (
-                EmbeddedModuleKey::new(m.name, Some(m.revision), None, None),
-                m.text,
-            )
-        })
-        .collect()
-});
+/// The modules a configuration datastore context implements: the BGP
+/// configuration, and ietf-netconf for its `operation` annotation (RFC 6241
+/// §7.2; libyang attaches the annotation when it loads a module of that
+/// name). Their imports (ietf-netconf-acm …) come from [`EMBEDDED`] too.
+const DATASTORE_MODULES: &[&str] = &[BGP_CONFIG_MODULE, "ietf-netconf"];
 
 /// A libyang context for the configuration datastores (`crate::datastore`):
-/// `ncagent-bgp` and `ietf-netconf` (whose `operation` annotation the
-/// edit-config parser needs). It has no device-model features: the
-/// configuration module has none.
+/// [`DATASTORE_MODULES`] from the embedded set, without features (the
+/// configuration module has none; ietf-netconf's only gate RPC input).
 pub fn datastore_context() -> Result<Context, SchemaError> {
     let mut ctx = Context::new(ContextFlags::DISABLE_SEARCHDIRS)
         .map_err(|e| ly_err("creating the datastore context", e))?;
-    ctx.set_embedded_modules(&DATASTORE_EMBEDDED);
+    ctx.set_embedded_modules(&EMBEDDED);
     let none: &[&str] = &[];
-    let specs: Vec<(&str, Option<&str>, &[&str])> = DATASTORE_MODULES
+    let specs: Vec<(&str, Option<&str>, &[&str])> = MODULES
         .iter()
-        .filter(|m| m.implement)
+        .filter(|m| DATASTORE_MODULES.contains(&m.name))
         .map(|m| (m.name, Some(m.revision), none))
         .collect();
     ctx.load_modules(&specs)
