@@ -574,11 +574,9 @@ impl Engine {
         } else {
             BTreeSet::new()
         };
-        let plan = Arc::new(ExportPlan {
-            ctx,
-            routes: p.adj_out.iter().copied().collect(),
-            enhanced: accepted.negotiated.enhanced_route_refresh,
-        });
+        let routes: Vec<RtcNlri> = p.adj_out.iter().copied().collect();
+        let plan = self.plan_for(ctx, routes, accepted.negotiated.enhanced_route_refresh);
+        let p = &mut self.peers[idx];
         p.est = Some(Est {
             conn,
             accepted,
@@ -612,6 +610,25 @@ impl Engine {
             // The Adj-RIB-Out, then End-of-RIB (RFC 4684 §6).
             c.outbox.initial(plan);
         }
+    }
+
+    /// The export plan for a session: an Established session's plan with
+    /// exactly these encoding parameters if there is one (its UPDATEs are
+    /// then encoded once for both), else a new one. Sharing needs the whole
+    /// context equal (next hop, AS4, iBGP/eBGP, local AS), the same routes
+    /// and the same RFC 7313 brackets: the bytes are then identical.
+    fn plan_for(
+        &self,
+        ctx: UpdateContext,
+        routes: Vec<RtcNlri>,
+        enhanced: bool,
+    ) -> Arc<ExportPlan> {
+        let live = self
+            .peers
+            .iter()
+            .filter_map(|p| p.est.as_ref())
+            .map(|e| &e.plan);
+        ExportPlan::shared(live, ctx, routes, enhanced)
     }
 
     fn on_route_refresh(&mut self, conn: ConnId, subtype: RouteRefreshSubtype) {

@@ -11,9 +11,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rustbgpd_wire::{RouteRefreshSubtype, RtcNlri};
 use tokio::sync::{Notify as Wake, oneshot};
 
@@ -46,15 +46,33 @@ impl Counters {
 }
 
 /// Everything needed to build the Adj-RIB-Out UPDATEs for one session.
+///
+/// The UPDATEs are encoded once, on first use, and kept with the plan:
+/// every later export soft reset or ROUTE-REFRESH answer of the session
+/// writes the same bytes again. The engine gives sessions whose encoding
+/// parameters are all equal (the whole [`UpdateContext`]: local AS,
+/// iBGP/eBGP, 4-octet AS, next hop; the route set; RFC 7313 brackets) one
+/// shared plan (`Engine::plan_for`), so 100 such peers cost one encoding,
+/// not 100. Peers that differ in any of them never share bytes.
 #[derive(Debug)]
 pub(crate) struct ExportPlan {
     pub ctx: UpdateContext,
     pub routes: Vec<RtcNlri>,
     /// RFC 7313 negotiated: bracket a re-advertisement with BoRR/EoRR.
     pub enhanced: bool,
+    /// The UPDATEs of `routes` under `ctx`, concatenated; built once.
+    encoded: OnceLock<Result<Encoded, codec::CodecError>>,
 }
 
-/// The frames of one job and what they count for.
+/// The Adj-RIB-Out as UPDATE messages, back to back.
+#[derive(Debug)]
+struct Encoded {
+    bytes: Bytes,
+    updates: u64,
+}
+
+/// The frames of one job and what they count for. A frame may hold several
+/// whole BGP messages (the shared UPDATE block), never part of one.
 pub(crate) struct Built {
     pub frames: Vec<Bytes>,
     pub updates: u64,
@@ -63,16 +81,71 @@ pub(crate) struct Built {
 }
 
 impl ExportPlan {
+    pub(crate) fn new(ctx: UpdateContext, routes: Vec<RtcNlri>, enhanced: bool) -> Self {
+        Self {
+            ctx,
+            routes,
+            enhanced,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// Whether a session with these parameters may use this plan's bytes.
+    /// The cheap comparisons go first: most sessions that differ do so in
+    /// context or in the number of routes.
+    fn fits(&self, ctx: &UpdateContext, routes: &[RtcNlri], enhanced: bool) -> bool {
+        self.ctx == *ctx
+            && self.enhanced == enhanced
+            && self.routes.len() == routes.len()
+            && self.routes == routes
+    }
+
+    /// One of `existing` that fits these parameters exactly, or a new plan.
+    pub(crate) fn shared<'a>(
+        mut existing: impl Iterator<Item = &'a Arc<ExportPlan>>,
+        ctx: UpdateContext,
+        routes: Vec<RtcNlri>,
+        enhanced: bool,
+    ) -> Arc<ExportPlan> {
+        match existing.find(|p| p.fits(&ctx, &routes, enhanced)) {
+            Some(p) => p.clone(),
+            None => Arc::new(ExportPlan::new(ctx, routes, enhanced)),
+        }
+    }
+
+    /// The UPDATE block (encoded on the first call; a concurrent first
+    /// caller waits for that one encoding rather than repeating it).
+    fn updates(&self) -> Result<(Bytes, u64), codec::CodecError> {
+        let e = self.encoded.get_or_init(|| {
+            let frames = codec::encode_rtc_updates(&self.ctx, &self.routes, &[])?;
+            let mut all = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
+            for f in &frames {
+                all.extend_from_slice(f);
+            }
+            Ok(Encoded {
+                bytes: all.freeze(),
+                updates: frames.len() as u64,
+            })
+        });
+        match e {
+            Ok(e) => Ok((e.bytes.clone(), e.updates)),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
     /// The initial advertisement: the Adj-RIB-Out then the End-of-RIB
     /// marker (RFC 4684 §6, RFC 4724 §2), sent whether or not graceful
     /// restart was negotiated.
     fn initial(&self) -> Result<Built, codec::CodecError> {
-        let mut frames = codec::encode_rtc_updates(&self.ctx, &self.routes, &[])?;
-        let updates = frames.len() as u64 + 1;
+        let (block, n) = self.updates()?;
+        let mut frames = Vec::with_capacity(2);
+        if !block.is_empty() {
+            frames.push(block);
+        }
         frames.push(codec::encode_rtc_end_of_rib());
         Ok(Built {
             frames,
-            updates,
+            updates: n + 1,
             route_refresh: 0,
             end_of_rib: true,
         })
@@ -81,13 +154,14 @@ impl ExportPlan {
     /// A re-advertisement (export soft reset, or the answer to a received
     /// ROUTE-REFRESH): bracketed by BoRR/EoRR under RFC 7313 §4.
     fn again(&self) -> Result<Built, codec::CodecError> {
-        let updates = codec::encode_rtc_updates(&self.ctx, &self.routes, &[])?;
-        let n = updates.len() as u64;
-        let mut frames = Vec::with_capacity(updates.len() + 2);
+        let (block, n) = self.updates()?;
+        let mut frames = Vec::with_capacity(3);
         if self.enhanced {
             frames.push(codec::encode_route_refresh(RouteRefreshSubtype::BoRR)?);
         }
-        frames.extend(updates);
+        if !block.is_empty() {
+            frames.push(block);
+        }
         if self.enhanced {
             frames.push(codec::encode_route_refresh(RouteRefreshSubtype::EoRR)?);
         }
@@ -412,16 +486,103 @@ mod tests {
     use super::*;
 
     fn plan() -> Arc<ExportPlan> {
-        Arc::new(ExportPlan {
-            ctx: UpdateContext {
+        Arc::new(ExportPlan::new(
+            UpdateContext {
                 local_as: 65000,
                 internal: false,
                 four_octet_as: true,
                 next_hop: "127.0.0.1".parse().unwrap(),
             },
-            routes: vec![RtcNlri::new(65000, 0x0002_fde8_0000_0064, 96).unwrap()],
-            enhanced: true,
-        })
+            vec![RtcNlri::new(65000, 0x0002_fde8_0000_0064, 96).unwrap()],
+            true,
+        ))
+    }
+
+    fn ctx(next_hop: &str, four_octet_as: bool, internal: bool) -> UpdateContext {
+        UpdateContext {
+            local_as: 4_200_000_000,
+            internal,
+            four_octet_as,
+            next_hop: next_hop.parse().unwrap(),
+        }
+    }
+
+    fn routes(n: u32) -> Vec<RtcNlri> {
+        (1..=n)
+            .map(|i| RtcNlri::new(65000, 0x0002_fde8_0000_0000 | u64::from(i), 96).unwrap())
+            .collect()
+    }
+
+    fn concat(frames: &[Bytes]) -> Vec<u8> {
+        frames.iter().flat_map(|f| f.iter().copied()).collect()
+    }
+
+    #[test]
+    fn shared_bytes_equal_the_per_session_encoding() {
+        // 600 routes: three UPDATEs (250 a message), one shared block.
+        let c = ctx("127.0.0.1", true, false);
+        let plan = ExportPlan::new(c, routes(600), true);
+        let mut golden = codec::encode_route_refresh(RouteRefreshSubtype::BoRR)
+            .unwrap()
+            .to_vec();
+        let updates = codec::encode_rtc_updates(&c, &routes(600), &[]).unwrap();
+        assert_eq!(updates.len(), 3);
+        golden.extend(concat(&updates));
+        golden.extend_from_slice(&codec::encode_route_refresh(RouteRefreshSubtype::EoRR).unwrap());
+        let again = plan.again().unwrap();
+        assert_eq!(concat(&again.frames), golden);
+        assert_eq!(again.updates, 3);
+        // A second export writes the very same buffer (no re-encoding).
+        let twice = plan.again().unwrap();
+        assert_eq!(twice.frames[1].as_ptr(), again.frames[1].as_ptr());
+        // The initial advertisement reuses it, then End-of-RIB.
+        let initial = plan.initial().unwrap();
+        assert_eq!(initial.frames[0].as_ptr(), again.frames[1].as_ptr());
+        let mut golden = concat(&updates);
+        golden.extend_from_slice(&codec::encode_rtc_end_of_rib());
+        assert_eq!(concat(&initial.frames), golden);
+        assert_eq!(initial.updates, 4);
+    }
+
+    #[test]
+    fn sessions_share_a_plan_only_when_every_parameter_is_equal() {
+        let base = Arc::new(ExportPlan::new(
+            ctx("127.0.0.1", true, false),
+            routes(3),
+            true,
+        ));
+        let existing = [base.clone()];
+        let same = ExportPlan::shared(existing.iter(), base.ctx, routes(3), true);
+        assert!(Arc::ptr_eq(&same, &base));
+        for (c, r, enhanced, why) in [
+            (ctx("127.0.0.9", true, false), routes(3), true, "next hop"),
+            (ctx("::1", true, false), routes(3), true, "IPv6 next hop"),
+            (
+                ctx("127.0.0.1", false, false),
+                routes(3),
+                true,
+                "2-octet peer",
+            ),
+            (ctx("127.0.0.1", true, true), routes(3), true, "iBGP"),
+            (ctx("127.0.0.1", true, false), routes(4), true, "routes"),
+            (ctx("127.0.0.1", true, false), routes(3), false, "RFC 7313"),
+        ] {
+            let other = ExportPlan::shared(existing.iter(), c, r, enhanced);
+            assert!(!Arc::ptr_eq(&other, &base), "{why}");
+            // And its bytes are its own encoding, not the base's.
+            let own = concat(&other.again().unwrap().frames);
+            assert_ne!(own, concat(&base.again().unwrap().frames), "{why}");
+        }
+        // A 2-octet peer gets AS_TRANS (RFC 6793 §4.2.2), never the
+        // 4-octet peer's AS_PATH bytes.
+        let two = ExportPlan::shared(
+            existing.iter(),
+            ctx("127.0.0.1", false, false),
+            routes(3),
+            true,
+        );
+        let bytes = concat(&two.again().unwrap().frames);
+        assert!(bytes.windows(2).any(|w| w == 23456u16.to_be_bytes()));
     }
 
     #[test]

@@ -7,10 +7,11 @@
 //! KEEPALIVE or UPDATE is sent) and the SendHoldTimer (RFC 9687: no write
 //! progress for SendHoldTime closes the session with NOTIFICATION 8).
 
+use std::io::IoSlice;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{Instant, sleep_until, timeout_at};
@@ -40,9 +41,16 @@ pub(crate) enum Ending {
     Notify(Notify),
 }
 
-/// The job being written: its bytes, how far we are, and what it counts.
+/// At most this many buffers per vectored write (a reconfiguration delta
+/// may have hundreds of frames; the rest go in the next write).
+const MAX_IOV: usize = 64;
+
+/// The job being written: its frames (each one or more whole messages; the
+/// shared UPDATE block of an export is one frame, written without a copy),
+/// how far we are (`frames[idx][pos..]` is next), and what it counts.
 struct Current {
-    bytes: Bytes,
+    frames: Vec<Bytes>,
+    idx: usize,
     pos: usize,
     updates: u64,
     route_refresh: u64,
@@ -82,13 +90,11 @@ impl Writer {
         };
         let restarts_keepalive =
             built.updates > 0 || matches!(&job, Job::Control(b) if b.get(18) == Some(&4));
-        let mut all = BytesMut::with_capacity(built.frames.iter().map(Bytes::len).sum());
-        for f in &built.frames {
-            all.extend_from_slice(f);
-        }
         self.last_progress = Instant::now();
+        let frames: Vec<Bytes> = built.frames.into_iter().filter(|f| !f.is_empty()).collect();
         self.current = Some(Current {
-            bytes: all.freeze(),
+            frames,
+            idx: 0,
             pos: 0,
             updates: built.updates,
             route_refresh: built.route_refresh,
@@ -96,7 +102,7 @@ impl Writer {
             restarts_keepalive,
             acks: job.into_acks(),
         });
-        if self.current.as_ref().is_some_and(|c| c.bytes.is_empty()) {
+        if self.current.as_ref().is_some_and(|c| c.frames.is_empty()) {
             // Nothing to write (e.g. an empty Adj-RIB-Out without RFC 7313
             // brackets): done at once.
             self.finished(outbox);
@@ -156,19 +162,17 @@ impl Writer {
                 continue;
             };
             let send_hold = timers.send_hold.map(|d| self.last_progress + d);
+            let bufs = cur.io_slices();
             tokio::select! {
                 // A stop or new work: re-check at the top (the job in
                 // progress is kept).
                 () = outbox.changed() => {}
-                r = self.wr.write(&cur.bytes[cur.pos..]) => match r {
+                r = self.wr.write_vectored(&bufs) => match r {
                     Ok(0) => return Ending::Closed("connection closed while writing".into()),
                     Ok(n) => {
                         self.last_progress = Instant::now();
                         let done = match &mut self.current {
-                            Some(c) => {
-                                c.pos += n;
-                                c.pos >= c.bytes.len()
-                            }
+                            Some(c) => c.advance(n),
                             None => false,
                         };
                         if done {
@@ -199,8 +203,10 @@ impl Writer {
     /// RFC 4271 §6: the connection is closed right after the NOTIFICATION.
     pub(crate) async fn close(&mut self, n: Option<&Notify>, deadline: Instant) {
         let _ = timeout_at(deadline, async {
-            if let Some(c) = &self.current {
-                let rest = frame_remainder(&c.bytes, c.pos);
+            if let Some(c) = &self.current
+                && let Some(frame) = c.frames.get(c.idx)
+            {
+                let rest = frame_remainder(frame, c.pos);
                 if !rest.is_empty() {
                     self.wr.write_all(rest).await?;
                 }
@@ -216,6 +222,33 @@ impl Writer {
         self.abandon("session closed");
         // A FIN (not an RST from unread input) lets the peer read what we sent.
         let _ = timeout_at(deadline, self.wr.shutdown()).await;
+    }
+}
+
+impl Current {
+    /// What is left to write, as buffers for one vectored write.
+    fn io_slices(&self) -> Vec<IoSlice<'_>> {
+        let mut v = Vec::with_capacity((self.frames.len() - self.idx).min(MAX_IOV));
+        for (i, f) in self.frames.iter().enumerate().skip(self.idx).take(MAX_IOV) {
+            let from = if i == self.idx { self.pos } else { 0 };
+            v.push(IoSlice::new(&f[from..]));
+        }
+        v
+    }
+
+    /// Accounts for `n` bytes written; true when the whole job is out.
+    fn advance(&mut self, mut n: usize) -> bool {
+        while let Some(f) = self.frames.get(self.idx) {
+            let left = f.len() - self.pos;
+            if n < left {
+                self.pos += n;
+                return false;
+            }
+            n -= left;
+            self.idx += 1;
+            self.pos = 0;
+        }
+        true
     }
 }
 
@@ -243,6 +276,30 @@ fn frame_remainder(bytes: &[u8], pos: usize) -> &[u8] {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectored_progress_crosses_frames_and_ends_exactly() {
+        let ka = codec::encode_keepalive();
+        let mut c = Current {
+            frames: vec![ka.clone(), Bytes::from(vec![0u8; 100]), ka],
+            idx: 0,
+            pos: 0,
+            updates: 0,
+            route_refresh: 0,
+            end_of_rib: false,
+            restarts_keepalive: false,
+            acks: Vec::new(),
+        };
+        assert_eq!(c.io_slices().len(), 3);
+        assert!(!c.advance(10));
+        assert_eq!(c.io_slices()[0].len(), 9);
+        assert!(!c.advance(9 + 50));
+        assert_eq!((c.idx, c.pos), (1, 50));
+        assert_eq!(c.io_slices().len(), 2);
+        assert!(!c.advance(50));
+        assert_eq!((c.idx, c.pos), (2, 0));
+        assert!(c.advance(19));
+    }
 
     #[test]
     fn remainder_completes_only_the_message_in_progress() {

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rustbgpd_wire::RtcNlri;
@@ -17,7 +16,6 @@ use tracing::info;
 use super::{Engine, Peer, PeerKey, connect};
 use crate::bgp::codec::{Notify, code};
 use crate::bgp::config::canonical_ip;
-use crate::bgp::outbox::ExportPlan;
 use crate::bgp::rib::{RouteTarget, adj_rib_out};
 use crate::bgp::{BgpConfig, PeerConfig, ReconfigureError, ReconfigureReport};
 
@@ -352,12 +350,13 @@ impl Engine {
         let announce: Vec<RtcNlri> = want.difference(&p.adj_out).copied().collect();
         let withdraw: Vec<RtcNlri> = p.adj_out.difference(&want).copied().collect();
         let ctx = est.plan.ctx;
-        est.plan = Arc::new(ExportPlan {
-            ctx,
-            routes: want.iter().copied().collect(),
-            enhanced: est.plan.enhanced,
-        });
+        let enhanced = est.plan.enhanced;
         let conn = est.conn;
+        let plan = self.plan_for(ctx, want.iter().copied().collect(), enhanced);
+        let p = &mut self.peers[idx];
+        if let Some(est) = &mut p.est {
+            est.plan = plan;
+        }
         p.adj_out = want;
         if let Some(c) = p.conns.iter().find(|c| c.id == conn && !c.stopping) {
             c.outbox.delta(ctx, &announce, &withdraw);
