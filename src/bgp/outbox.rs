@@ -101,16 +101,27 @@ impl ExportPlan {
     }
 
     /// One of `existing` that fits these parameters exactly, or a new plan.
+    /// `existing` repeats a shared plan once per session using it: each
+    /// distinct plan is compared once (a reconfiguration of 100 sessions
+    /// compares each new route set with two plans, not 100).
     pub(crate) fn shared<'a>(
-        mut existing: impl Iterator<Item = &'a Arc<ExportPlan>>,
+        existing: impl Iterator<Item = &'a Arc<ExportPlan>>,
         ctx: UpdateContext,
         routes: Vec<RtcNlri>,
         enhanced: bool,
     ) -> Arc<ExportPlan> {
-        match existing.find(|p| p.fits(&ctx, &routes, enhanced)) {
-            Some(p) => p.clone(),
-            None => Arc::new(ExportPlan::new(ctx, routes, enhanced)),
+        let mut seen: Vec<*const ExportPlan> = Vec::new();
+        for p in existing {
+            let ptr = Arc::as_ptr(p);
+            if seen.contains(&ptr) {
+                continue;
+            }
+            if p.fits(&ctx, &routes, enhanced) {
+                return p.clone();
+            }
+            seen.push(ptr);
         }
+        Arc::new(ExportPlan::new(ctx, routes, enhanced))
     }
 
     /// The UPDATE block (encoded on the first call; a concurrent first
