@@ -214,7 +214,9 @@ pub(crate) struct Delta {
 }
 
 impl Job {
-    /// Builds the bytes. The frames exist only while this job is written.
+    /// Builds the bytes. An export or initial advertisement takes the
+    /// plan's shared UPDATE block (a reference, not a copy); the other
+    /// frames exist only while this job is written.
     pub(crate) fn build(&self) -> Result<Built, codec::CodecError> {
         match self {
             Job::Control(b) => Ok(Built {
