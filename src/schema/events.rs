@@ -176,4 +176,91 @@ mod tests {
             Err(ReadError::BadXPath(_))
         ));
     }
+
+    /// Every kind of event the agent publishes parses as a notification of
+    /// the served context (else an XPath subscriber would never get it),
+    /// through the hub, and replay applies the filter too.
+    #[tokio::test]
+    async fn every_event_kind_reaches_an_xpath_subscriber() {
+        use crate::bgp::{
+            Direction, DownCause, PeerEvent, PeerSelector, RefreshOutcome, SessionState, SkipReason,
+        };
+        use crate::datastore::diff::Change;
+        use crate::netconf::notify::{
+            ChangedBy, ConfirmEvent, EventFilter, EventSelector, Notifier, NotifyLimits,
+            SessionInfo, TerminationReason,
+        };
+        use crate::northbound::events::{config_edits, peer_state_xml, soft_reset_xml};
+        use std::time::SystemTime;
+
+        let s = schema();
+        let all: Arc<dyn EventSelector> = Arc::new(s.event_xpath("true()", &[]).unwrap());
+        let hub = Notifier::new(NotifyLimits::default());
+        let mut rx = hub.attach(1);
+        let before = SystemTime::now();
+        hub.subscribe(1, Some(EventFilter::XPath(all)), None, None)
+            .unwrap();
+        let who = SessionInfo {
+            session_id: 7,
+            username: "bob".into(),
+            source_host: Some("127.0.0.1".parse().unwrap()),
+        };
+        hub.session_start(&who);
+        hub.session_end(&who, TerminationReason::Killed, Some(3));
+        let edits = config_edits(&[
+            Change::GlobalChanged {
+                leaves: vec!["timers/hold-time"],
+            },
+            Change::RouteTargetAdded("65000:1".into()),
+            Change::PeerRemoved("2001:db8::2".parse().unwrap()),
+        ]);
+        hub.config_change(&ChangedBy::User(who.clone()), "running", &edits);
+        hub.config_change(&ChangedBy::Server, "running", &[]);
+        hub.confirmed_commit(ConfirmEvent::Start, Some(&who), Some(600));
+        let out = RefreshOutcome {
+            refreshed: vec!["10.0.0.1".parse().unwrap()],
+            skipped: vec![("10.0.0.2".parse().unwrap(), SkipReason::NotEstablished)],
+        };
+        hub.publish(soft_reset_xml(
+            &PeerSelector::All,
+            Direction::Import,
+            &Ok(out),
+        ));
+        hub.publish(peer_state_xml(&PeerEvent {
+            address: "10.0.0.1".parse().unwrap(),
+            remote_as: 65001,
+            previous: SessionState::Established,
+            state: SessionState::Idle,
+            cause: Some(DownCause::NotificationSent {
+                code: 4,
+                subcode: 0,
+            }),
+            time: SystemTime::now(),
+        }));
+        let mut got = Vec::new();
+        while let Some(o) = rx.try_recv() {
+            rx.written(&o);
+            got.push(o.message);
+        }
+        assert_eq!(got.len(), 7, "{got:#?}");
+
+        // Replay with a filter: only bob's killed session's end.
+        let ends: Arc<dyn EventSelector> = Arc::new(
+            s.event_xpath(
+                "/ncn:netconf-session-end[ncn:termination-reason='killed']",
+                &ncn(),
+            )
+            .unwrap(),
+        );
+        let mut rx2 = hub.attach(2);
+        hub.subscribe(2, Some(EventFilter::XPath(ends)), Some(before), None)
+            .unwrap();
+        let mut got = Vec::new();
+        while let Some(o) = rx2.try_recv() {
+            got.push(o.message);
+        }
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].contains("<killed-by>3</killed-by>"), "{}", got[0]);
+        assert!(got[1].contains("<replayComplete"), "{}", got[1]);
+    }
 }
