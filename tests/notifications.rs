@@ -572,3 +572,147 @@ async fn config_changes_and_confirmed_commits_are_announced() {
     })
     .await;
 }
+
+const NCN_NS: &str = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications";
+const EV_NS: &str = "urn:ncagent:yang:ncagent-bgp-events";
+
+/// An XPath filter (RFC 5277 §3.6, RFC 6241 §8.9) with its prefixes
+/// declared on `<filter>`.
+fn xpath_filter(select: &str) -> String {
+    format!(
+        "<filter type=\"xpath\" xmlns:ncn=\"{NCN_NS}\" xmlns:ev=\"{EV_NS}\" select=\"{select}\"/>"
+    )
+}
+
+/// Notifications only (replies are left out).
+fn notifications(ms: &[String]) -> Vec<&String> {
+    ms.iter().filter(|m| m.contains("<notification")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xpath_filters_select_events_live_and_in_replay() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let before = SystemTime::now();
+        // Only the start of a session of user monitor.
+        let mut a = Client::connect_hello(addr, ADMIN);
+        let r = a.rpc(&subscribe(&xpath_filter(
+            "/ncn:netconf-session-start[ncn:username='monitor']",
+        )));
+        assert!(r.contains("<ok/>"), "{r}");
+        // Only soft resets (the element's own name, from any module prefix
+        // declared on the filter).
+        let mut s = Client::connect_hello(addr, OPERATOR);
+        let r = s.rpc(&subscribe(&xpath_filter("/ev:soft-reset")));
+        assert!(r.contains("<ok/>"), "{r}");
+
+        // Sessions of operator and monitor come and go, then a soft reset,
+        // then one more monitor session (the marker for a).
+        let mut o1 = Client::connect_hello(addr, OPERATOR);
+        let mut m1 = Client::connect_hello(addr, MONITOR);
+        let m1_id = text_of(&m1.server_hello, "session-id").unwrap().to_owned();
+        o1.rpc("<close-session/>");
+        m1.rpc("<close-session/>");
+        send_rpc(&mut s, "r1", refresh_all());
+        let (soft, seen_s) = recv_until(&mut s, "<soft-reset");
+        validate(&soft);
+        let m2 = Client::connect_hello(addr, MONITOR);
+        let m2_id = text_of(&m2.server_hello, "session-id").unwrap().to_owned();
+        let (last, seen_a) = recv_until(&mut a, &format!("<session-id>{m2_id}</session-id>"));
+        assert!(last.contains("<netconf-session-start"), "{last}");
+        // What a received: monitor's two starts and nothing else (no
+        // session-end, no operator start, no soft reset).
+        let got = notifications(&seen_a);
+        assert_eq!(got.len(), 1, "{seen_a:?}");
+        assert!(got[0].contains("<netconf-session-start"), "{}", got[0]);
+        assert!(
+            got[0].contains(&format!("<session-id>{m1_id}</session-id>")),
+            "{}",
+            got[0]
+        );
+        // What s received before its soft reset: its reply at most, no
+        // session event.
+        assert!(notifications(&seen_s).is_empty(), "{seen_s:?}");
+        drop(m2);
+
+        // Replay honours the filter: the closed sessions' ends only.
+        let mut c = Client::connect_hello(addr, ADMIN);
+        let r = c.rpc(&subscribe(&format!(
+            "{}<startTime>{}</startTime>",
+            xpath_filter("/ncn:netconf-session-end[ncn:termination-reason='closed']"),
+            rfc3339(before)
+        )));
+        assert!(r.contains("<ok/>"), "{r}");
+        let (_, replayed) = recv_until(&mut c, "<replayComplete");
+        let replayed = notifications(&replayed);
+        assert!(!replayed.is_empty());
+        for m in &replayed {
+            assert!(m.contains("<netconf-session-end"), "{m}");
+            assert!(
+                m.contains("<termination-reason>closed</termination-reason>"),
+                "{m}"
+            );
+        }
+        assert!(
+            replayed
+                .iter()
+                .any(|m| m.contains(&format!("<session-id>{m1_id}</session-id>")))
+        );
+
+        // A boolean expression, partly relative to the event element (the
+        // context node): a session-start of a session after m2.
+        let mut d = Client::connect_hello(addr, ADMIN);
+        let d_id = text_of(&d.server_hello, "session-id").unwrap().to_owned();
+        let r = d.rpc(&subscribe(&xpath_filter(&format!(
+            "/ncn:netconf-session-start and ncn:session-id &gt; {d_id}"
+        ))));
+        assert!(r.contains("<ok/>"), "{r}");
+        let e = Client::connect_hello(addr, MONITOR);
+        let e_id = text_of(&e.server_hello, "session-id").unwrap().to_owned();
+        drop(e);
+        let (m, seen) = recv_until(&mut d, "<notification");
+        assert!(
+            m.contains(&format!("<session-id>{e_id}</session-id>")),
+            "{m}"
+        );
+        assert!(m.contains("<netconf-session-start"), "{m}");
+        assert!(seen.is_empty(), "{seen:?}");
+    })
+    .await;
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_xpath_filters_are_refused_like_a_get_select() {
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    blocking(move || {
+        let mut a = Client::connect_hello(addr, ADMIN);
+        // Does not parse: invalid-value (docs/errors.md, the read path's
+        // answer to a bad select).
+        let r = a.rpc(&subscribe(&xpath_filter("/ncn:netconf-session-start[")));
+        assert!(r.contains("<error-tag>invalid-value</error-tag>"), "{r}");
+        assert!(r.contains("<bad-attribute>select</bad-attribute>"), "{r}");
+        assert!(r.contains("<bad-element>filter</bad-element>"), "{r}");
+        // A prefix not declared: bad-attribute.
+        let r = a.rpc(&subscribe(&xpath_filter("/zz:netconf-session-start")));
+        assert!(r.contains("<error-tag>bad-attribute</error-tag>"), "{r}");
+        assert!(r.contains("<bad-attribute>select</bad-attribute>"), "{r}");
+        // No select: missing-attribute (RFC 6241 §8.9.1).
+        let r = a.rpc(&subscribe("<filter type=\"xpath\"/>"));
+        assert!(
+            r.contains("<error-tag>missing-attribute</error-tag>"),
+            "{r}"
+        );
+        // Another type: bad-attribute type.
+        let r = a.rpc(&subscribe("<filter type=\"regex\"/>"));
+        assert!(r.contains("<error-tag>bad-attribute</error-tag>"), "{r}");
+        assert!(r.contains("<bad-attribute>type</bad-attribute>"), "{r}");
+        // None of them subscribed the session: a valid one now succeeds.
+        let r = a.rpc(&subscribe(&xpath_filter("/ncn:netconf-session-end")));
+        assert!(r.contains("<ok/>"), "{r}");
+    })
+    .await;
+    agent.stop().await;
+}

@@ -169,6 +169,21 @@ pub trait Application: Send + Sync + 'static {
     /// held goes (RFC 6241 §7.5, §8.4.1). Called once or more per session.
     fn session_ended(&self, _session_id: u32) {}
 
+    /// RFC 5277 §3.6 with RFC 6241 §8.9: checks the `select` of an XPath
+    /// filter of `create-subscription` (prefixes as declared in scope of
+    /// `<filter>`, innermost last) and returns what evaluates it on each
+    /// event. Without a schema there is nothing to evaluate against.
+    fn event_xpath(
+        &self,
+        _select: &str,
+        _prefixes: &[(String, String)],
+    ) -> Result<std::sync::Arc<dyn notify::EventSelector>, RpcError> {
+        Err(RpcError::bad_attribute(error::RpcProtoOrApp::Protocol)
+            .with_message("XPath filters of event subscriptions are not supported here")
+            .with_info("bad-attribute", "type")
+            .with_bad_element("filter"))
+    }
+
     /// RFC 6022 `<get-schema>`.
     fn get_schema(
         &self,

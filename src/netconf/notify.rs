@@ -175,10 +175,37 @@ struct Sink {
     subscription: Option<Subscription>,
 }
 
+/// An XPath filter of a subscription (RFC 5277 §3.6, RFC 6241 §8.9),
+/// checked against the application's schema when the subscription is
+/// created; see [`super::Application::event_xpath`].
+pub trait EventSelector: Send + Sync {
+    /// Whether the filter selects the event whose content element (the
+    /// sibling of `<eventTime>`) is `content`.
+    fn selects(&self, content: &str) -> bool;
+}
+
+/// The `<filter>` of `create-subscription` (RFC 5277 §3.6).
+#[derive(Clone)]
+pub enum EventFilter {
+    /// RFC 6241 §6: the `<filter>` element; its children are the filter.
+    Subtree(Element),
+    /// RFC 6241 §8.9: `type="xpath"`, checked.
+    XPath(Arc<dyn EventSelector>),
+}
+
+impl std::fmt::Debug for EventFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventFilter::Subtree(el) => f.debug_tuple("Subtree").field(el).finish(),
+            EventFilter::XPath(_) => f.write_str("XPath"),
+        }
+    }
+}
+
 struct Subscription {
     /// Tells a stopTime timer whether its subscription is still this one.
     generation: u64,
-    filter: Option<Element>,
+    filter: Option<EventFilter>,
     stop: Option<SystemTime>,
 }
 
@@ -409,7 +436,7 @@ impl Notifier {
     pub fn subscribe(
         self: &Arc<Self>,
         session_id: u32,
-        filter: Option<Element>,
+        filter: Option<EventFilter>,
         start: Option<SystemTime>,
         stop: Option<SystemTime>,
     ) -> Result<(), SubscribeError> {
@@ -663,19 +690,24 @@ fn control(name: &str) -> String {
     .message
 }
 
-/// Whether a subscription's subtree filter selects the event (RFC 5277
-/// §3.6: the filter is applied to the event content; an empty filter
-/// selects nothing, RFC 6241 §6.4.2). A selected event is sent whole.
-fn selects(filter: Option<&Element>, e: &Event) -> bool {
-    let Some(f) = filter else {
-        return true;
-    };
-    if f.children.is_empty() {
-        return false;
-    }
-    match message::parse_document(e.content.as_bytes()) {
-        Ok(el) => !message::subtree_filter(std::slice::from_ref(&el), &f.children).is_empty(),
-        Err(_) => false,
+/// Whether a subscription's filter selects the event (RFC 5277 §3.6: the
+/// filter is applied to the event content). A selected event is sent
+/// whole. Evaluated only for subscribers, one event at a time: no work is
+/// done for an event nobody subscribed to, and an event is a few hundred
+/// bytes, so one evaluation is bounded (an XPath expression is also
+/// bounded in length, `crate::schema::MAX_EVENT_XPATH`).
+fn selects(filter: Option<&EventFilter>, e: &Event) -> bool {
+    match filter {
+        None => true,
+        // RFC 6241 §6.4.2: an empty filter selects nothing.
+        Some(EventFilter::Subtree(f)) if f.children.is_empty() => false,
+        Some(EventFilter::Subtree(f)) => match message::parse_document(e.content.as_bytes()) {
+            Ok(el) => !message::subtree_filter(std::slice::from_ref(&el), &f.children).is_empty(),
+            Err(_) => false,
+        },
+        // RFC 6241 §8.9: the expression is evaluated on the event content,
+        // the event's element being the context node.
+        Some(EventFilter::XPath(x)) => x.selects(&e.content),
     }
 }
 
@@ -859,7 +891,8 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        hub.subscribe(1, Some(filter), None, None).unwrap();
+        hub.subscribe(1, Some(EventFilter::Subtree(filter)), None, None)
+            .unwrap();
         hub.session_start(&who(2));
         hub.session_end(&who(2), TerminationReason::Killed, Some(7));
         let got = drain(&mut rx);

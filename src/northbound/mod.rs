@@ -17,11 +17,11 @@ use crate::bgp::BgpHandle;
 use crate::datastore::Datastore;
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
-use crate::netconf::notify::Notifier;
+use crate::netconf::notify::{EventSelector, Notifier};
 use crate::netconf::{
     Application, BoxFuture, CAP_WITH_DEFAULTS, CAP_XPATH, ReadRequest, RpcContext,
 };
-use crate::schema::{Schema, ValidatedRpc};
+use crate::schema::{EventXPath, Schema, ValidatedRpc};
 
 pub use config::ConfigStore;
 
@@ -38,7 +38,9 @@ pub struct MissingHandler {
 
 /// The agent's application: schema-validated RPCs, handlers and state.
 pub struct Agent {
-    schema: Schema,
+    /// Shared with the XPath filters of event subscriptions, which
+    /// evaluate on the served context after the request that made them.
+    schema: Arc<Schema>,
     bgp: BgpHandle,
     rpc_timeout: Duration,
     config: Arc<ConfigStore>,
@@ -59,7 +61,7 @@ impl Agent {
             }
         }
         Ok(Agent {
-            schema,
+            schema: Arc::new(schema),
             bgp,
             rpc_timeout,
             config,
@@ -94,6 +96,12 @@ impl Agent {
             }
             other => Err(RpcError::unsupported_operation(other)),
         }
+    }
+}
+
+impl EventSelector for EventXPath {
+    fn selects(&self, content: &str) -> bool {
+        EventXPath::selects(self, content)
     }
 }
 
@@ -173,6 +181,19 @@ impl Application for Agent {
 
     fn session_ended(&self, session_id: u32) {
         self.config.session_ended(session_id);
+    }
+
+    fn event_xpath(
+        &self,
+        select: &str,
+        prefixes: &[(String, String)],
+    ) -> Result<Arc<dyn EventSelector>, RpcError> {
+        // RFC 6241 §8.9: the same errors as a bad <get> select.
+        let x = self
+            .schema
+            .event_xpath(select, prefixes)
+            .map_err(read::rpc_error)?;
+        Ok(Arc::new(x))
     }
 
     fn get_schema(

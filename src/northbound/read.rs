@@ -61,7 +61,7 @@ fn data_filter(f: &ReadFilter<'_>) -> DataFilter {
 /// RFC 6241 §8.9 and Appendix A: a select expression that does not parse
 /// is an invalid value of the `select` attribute; a prefix it does not
 /// declare is a bad attribute.
-fn rpc_error(e: ReadError) -> RpcError {
+pub(super) fn rpc_error(e: ReadError) -> RpcError {
     match e {
         ReadError::BadXPath(_) => RpcError::invalid_value(ProtoOrApp::Protocol)
             .with_message(e.to_string())

@@ -227,6 +227,32 @@ pub(crate) fn dup_with_parents<'c>(
     }
 }
 
+/// `lyd_eval_xpath`: the expression (JSON prefixes, module names) with
+/// `node` as the context node, its result converted to boolean (XPath 1.0
+/// §4.3 `boolean()`: a node-set is true when not empty). yang5 only wraps
+/// `lyd_find_xpath`, which refuses an expression that is not a node-set
+/// (e.g. `count(...) > 0`). Err: the expression does not parse or refers
+/// to an unknown module; the message is libyang's.
+pub(crate) fn eval_xpath_bool(
+    ctx: &Context,
+    node: &DataNodeRef<'_>,
+    expr: &str,
+) -> Result<bool, String> {
+    let Ok(c) = std::ffi::CString::new(expr) else {
+        return Err("NUL character".into());
+    };
+    let mut result: ffi::ly_bool = 0;
+    // SAFETY: `node` is a live node of a tree borrowed for the call; `c`
+    // outlives the call; libyang writes only `result`.
+    let rc = unsafe { ffi::lyd_eval_xpath(node.as_raw(), c.as_ptr(), &mut result) };
+    if rc == ffi::LY_ERR::LY_SUCCESS {
+        return Ok(result != 0);
+    }
+    Err(yang5::Error::new(ctx)
+        .msg
+        .unwrap_or_else(|| "invalid XPath expression".into()))
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {

@@ -15,6 +15,7 @@
 
 mod devices;
 mod error;
+mod events;
 mod ffi_shim;
 mod library;
 mod read;
@@ -28,6 +29,7 @@ use yang5::data::{DataFormat, DataParserFlags, DataTree, DataValidationFlags};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
 pub use error::{ErrorPath, Problem, ValidationError};
+pub use events::{EventXPath, MAX_EVENT_XPATH};
 pub use read::{
     DataFilter, FilterNode, ReadError, ReadTree, WithDefaults, filter_stored, print_data,
 };

@@ -448,7 +448,7 @@ fn subtree<'s>(
 /// prefixes declared on `<filter>`) into the module names libyang's JSON
 /// form expects. String literals are kept, except a whole literal
 /// "prefix:name" (an identityref value), whose prefix is rewritten too.
-fn translate_xpath(
+pub(super) fn translate_xpath(
     schema: &Schema,
     select: &str,
     prefixes: &[(String, String)],

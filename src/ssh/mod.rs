@@ -12,6 +12,7 @@
 pub mod admission;
 mod hostkey;
 mod keys;
+mod timeline;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -124,6 +125,7 @@ impl SshServer {
                     continue;
                 }
             };
+            let accepted = std::time::Instant::now();
             let _ = socket.set_nodelay(true);
             let socket = GraceStream::new(socket, grace, startup.flag());
             let handler = ConnectionHandler {
@@ -137,6 +139,7 @@ impl SshServer {
                 channels: HashMap::new(),
                 inputs: HashMap::new(),
                 gated: false,
+                timeline: timeline::Timeline::new(accepted),
             };
             let config = self.config.clone();
             let shutdown = shutdown.clone();
@@ -187,6 +190,8 @@ struct ConnectionHandler {
     inputs: HashMap<ChannelId, (Arc<InputGauge>, CancellationToken)>,
     /// Whether the window is currently shrunk (for the log).
     gated: bool,
+    /// When each set-up step happened (debug log at subsystem start).
+    timeline: timeline::Timeline,
 }
 
 impl Drop for ConnectionHandler {
@@ -247,6 +252,7 @@ impl Handler for ConnectionHandler {
     }
 
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        self.timeline.auth_request();
         Ok(Self::reject())
     }
 
@@ -265,6 +271,7 @@ impl Handler for ConnectionHandler {
             warn!(user, peer = %self.peer, "login refused: too many failures from this address");
             return Ok(Self::reject());
         }
+        let started = self.timeline.password_request();
         let users = self.users.clone();
         let (name, pw) = (user.to_owned(), password.to_owned());
         // argon2 is deliberately slow: keep it off the async workers.
@@ -277,6 +284,7 @@ impl Handler for ConnectionHandler {
         .await
         .ok()
         .flatten();
+        self.timeline.hashed(started);
         self.finish_auth(user, found, "password")
     }
 
@@ -285,6 +293,7 @@ impl Handler for ConnectionHandler {
         user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
+        self.timeline.auth_request();
         let ok = !self.throttle.is_locked(self.peer.ip())
             && keys::wire_encoding(offer.public_key)
                 .is_some_and(|k| self.users.check_key(user, &k).is_some());
@@ -313,6 +322,7 @@ impl Handler for ConnectionHandler {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         if self.user.is_some() && self.channels.len() < 4 {
+            self.timeline.channel_open();
             self.channels.insert(channel.id(), channel);
             reply.accept().await;
         }
@@ -348,6 +358,7 @@ impl Handler for ConnectionHandler {
             channel,
             (guard.input.clone(), guard.transport_closed.clone()),
         );
+        self.timeline.subsystem(guard.id);
         info!(session_id = guard.id, user = %user.name, peer = %self.peer, "netconf session started");
         let state = self.netconf.clone();
         let handle = session.handle();
@@ -406,6 +417,7 @@ impl ConnectionHandler {
                     return Ok(Self::reject());
                 };
                 self.authenticated = Some(permit);
+                self.timeline.authenticated();
                 self.throttle.success(ip);
                 info!(user, method, peer = %self.peer, level = u.level as u8, "login");
                 self.user = Some(u);

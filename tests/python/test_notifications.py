@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from lxml import etree
+from ncclient.operations import RPCError
 
 import bgplab
 from conftest import USERS, connect
@@ -16,6 +17,8 @@ VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 EV = "urn:ncagent:yang:ncagent-bgp-events"
 BVT = "urn:ncagent:yang:ncagent-bgp-vpn-target"
+NB = "urn:ncagent:yang:ncagent-bgp"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 
 def take(m, pred, timeout=20, limit=200):
@@ -117,3 +120,58 @@ def test_netconf_console2_subscribes(agent):
     assert proc.returncode == 0, err
     assert "netconf-session-start" in out and "<username>monitor</username>" in out, out
     assert "netconf-session-end" in out, out
+
+
+def test_ncclient_xpath_filter_receives_only_matching_events(agent):
+    """RFC 5277 §3.6 with an XPath filter, as ncclient sends it: <filter
+    type="xpath" select="..."> with the prefixes declared on <filter>."""
+    m = connect(agent.port, "operator")
+    assert any(":xpath" in c for c in m.server_capabilities)
+    m.create_subscription(filter=("xpath", (
+        {"ncn": NCN}, "/ncn:netconf-session-start[ncn:username='monitor']")))
+    # Sessions of admin and monitor start and end; only monitor's starts
+    # are selected.
+    for _ in range(2):
+        connect(agent.port, "admin").close_session()
+        connect(agent.port, "monitor").close_session()
+    _, seen = take(m, is_event(NCN, "netconf-session-start", username="monitor"))
+    assert len(seen) == 1, seen
+    _, seen = take(m, is_event(NCN, "netconf-session-start", username="monitor"))
+    assert len(seen) == 1, seen
+    # A select that does not parse is refused as for <get> (docs/errors.md).
+    other = connect(agent.port, "monitor")
+    bad = etree.fromstring(
+        f'<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0">'
+        f'<filter type="xpath" xmlns:ncn="{NCN}" select="/ncn:netconf-session-start["/>'
+        f'</create-subscription>')
+    try:
+        other.dispatch(bad)
+        raise AssertionError("a bad select was accepted")
+    except RPCError as e:
+        assert e.tag == "invalid-value", e.xml
+    other.close_session()
+    m.close_session()
+
+
+def test_ncclient_receives_config_change_after_commit(agent):
+    """RFC 6470 netconf-config-change: a commit of the candidate by another
+    session is announced, changed-by that session, with each changed node
+    in the edit list."""
+    m = connect(agent.port, "monitor")
+    m.create_subscription()
+    e = connect(agent.port, "operator")
+    config = (f'<config xmlns="{NC}"><bgp xmlns="{NB}"><global><as>65000</as>'
+              '<router-id>10.255.0.1</router-id><route-target>65000:321</route-target></global>'
+              '<neighbors><neighbor><address>127.0.0.77</address><remote-as>65077</remote-as>'
+              '</neighbor></neighbors></bgp></config>')
+    assert e.edit_config(target="candidate", config=config).ok
+    assert e.commit().ok
+    ev, _ = take(m, is_event(NCN, "netconf-config-change"))
+    c = content(ev)
+    assert c.findtext(f"{{{NCN}}}changed-by/{{{NCN}}}username") == "operator", etree.tostring(c)
+    assert c.findtext(f"{{{NCN}}}datastore") == "running"
+    targets = [x.findtext(f"{{{NCN}}}target") for x in c.findall(f"{{{NCN}}}edit")]
+    assert any("neighbor[" in t and "127.0.0.77" in t for t in targets), targets
+    assert any("route-target" in t and "65000:321" in t for t in targets), targets
+    e.close_session()
+    m.close_session()

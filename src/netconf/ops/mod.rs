@@ -57,7 +57,7 @@ pub(crate) async fn dispatch(
         }
     } else if op.is(NOTIFICATION_NS, "create-subscription") {
         subscription::authorize(ctx)
-            .and_then(|()| subscription::create_subscription(state, ctx, op))
+            .and_then(|()| subscription::create_subscription(state, ctx, rpc))
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
     } else {

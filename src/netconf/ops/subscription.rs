@@ -7,8 +7,10 @@ use tracing::{info, warn};
 
 use super::super::RpcContext;
 use super::super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
-use super::super::message::{Element, ReplyBody};
-use super::super::notify::{NOTIFICATION_NS, STREAM_NETCONF, SubscribeError, parse_date_and_time};
+use super::super::message::{Element, ReplyBody, Rpc};
+use super::super::notify::{
+    EventFilter, NOTIFICATION_NS, STREAM_NETCONF, SubscribeError, parse_date_and_time,
+};
 use super::super::state::ServerState;
 use crate::auth::{Denied, Level};
 
@@ -89,11 +91,38 @@ fn time_param(op: &Element, name: &str) -> Result<Option<SystemTime>, RpcError> 
     }
 }
 
+/// The `<filter>` parameter (RFC 5277 §3.6): subtree (RFC 6241 §6), or
+/// XPath (RFC 6241 §8.9, `type="xpath"` with `select`), whose expression
+/// the application checks now, with the same errors as a `<get>` select.
+fn filter_of(state: &ServerState, rpc: &Rpc, f: &Element) -> Result<EventFilter, RpcError> {
+    match f.attr("type") {
+        None | Some("subtree") => Ok(EventFilter::Subtree(f.clone())),
+        Some("xpath") => match f.attr("select") {
+            Some(select) => state
+                .app
+                .event_xpath(select, &super::prefixes_of(rpc, f))
+                .map(EventFilter::XPath),
+            // RFC 6241 §8.9.1: as for <get>.
+            None => Err(RpcError::missing_attribute(RpcProtoOrApp::Protocol)
+                .with_message("an XPath filter needs the select attribute")
+                .with_info("bad-attribute", "select")
+                .with_bad_element("filter")),
+        },
+        Some(other) => Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
+            .with_message(format!(
+                "filter type \"{other}\" is not supported; use subtree or xpath"
+            ))
+            .with_info("bad-attribute", "type")
+            .with_bad_element("filter")),
+    }
+}
+
 pub(super) fn create_subscription(
     state: &Arc<ServerState>,
     ctx: &RpcContext,
-    op: &Element,
+    rpc: &Rpc,
 ) -> Result<ReplyBody, RpcError> {
+    let op = &rpc.op;
     check_parameters(op)?;
     // RFC 5277 §3.2.3: NETCONF is the default stream, and the only one here.
     if let Some(stream) = op.child(NOTIFICATION_NS, "stream")
@@ -108,17 +137,7 @@ pub(super) fn create_subscription(
     }
     let filter = match op.children.iter().find(|c| is_filter(c)) {
         None => None,
-        Some(f) => match f.attr("type") {
-            None | Some("subtree") => Some(f.clone()),
-            Some(other) => {
-                return Err(RpcError::bad_attribute(RpcProtoOrApp::Protocol)
-                    .with_message(format!(
-                        "filter type \"{other}\" is not supported (no :xpath capability); use subtree"
-                    ))
-                    .with_info("bad-attribute", "type")
-                    .with_bad_element("filter"));
-            }
-        },
+        Some(f) => Some(filter_of(state, rpc, f)?),
     };
     let start = time_param(op, "startTime")?;
     let stop = time_param(op, "stopTime")?;
