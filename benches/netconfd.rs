@@ -12,7 +12,9 @@
 //! program), base:1.0 framing. Figures, medians of ROUNDS rounds alternating
 //! ncagent and netconfd: session set-up (client spawn to server hello),
 //! pipelined `<get-config>`, pipelined `refresh-bgp-vpn-target` `<all/>`
-//! import, pipelined filtered `<get>` of `netconf-state/statistics`.
+//! import (the same request each time, and each request different by
+//! insignificant whitespace, which ncagent cannot answer from the verdicts
+//! it remembers), pipelined filtered `<get>` of `netconf-state/statistics`.
 //!
 //! scripts/bench provides the login: the system user netconfd runs as and
 //! logs in as (NCAGENT_BENCH_USER) and its password of this run
@@ -61,6 +63,32 @@ fn refresh_all_import() -> String {
     format!(
         "<refresh-bgp-vpn-target xmlns=\"{BVT_NS}\"><all/><direction>import</direction></refresh-bgp-vpn-target>"
     )
+}
+
+/// Whether the pipelined requests are byte-identical (but for message-id)
+/// or each differs from the last 49 by insignificant whitespace before the
+/// operation's end tag: ncagent remembers the last few requests it
+/// validated (docs/performance.md), so the second kind measures the full
+/// libyang path on every request.
+#[derive(Clone, Copy)]
+enum Vary {
+    Same,
+    Whitespace,
+}
+
+impl Vary {
+    fn apply<'b>(self, body: &'b str, id: u64) -> std::borrow::Cow<'b, str> {
+        match (self, body.rfind("</")) {
+            (Vary::Whitespace, Some(at)) => format!(
+                "{}{}{}",
+                &body[..at],
+                " ".repeat((id % 50) as usize),
+                &body[at..]
+            )
+            .into(),
+            _ => body.into(),
+        }
+    }
 }
 
 /// One server under test and how the client logs in to it.
@@ -231,10 +259,18 @@ impl Session {
     /// neither side blocks on a full pipe) while reading the replies; each
     /// must contain `marker`. Returns the time from the first write to the
     /// last reply.
-    fn pipelined(&mut self, name: &str, body: &str, n: usize, marker: &str) -> Duration {
+    fn pipelined(
+        &mut self,
+        name: &str,
+        body: &str,
+        n: usize,
+        marker: &str,
+        vary: Vary,
+    ) -> Duration {
         let mut out = String::with_capacity(n * (body.len() + 80));
         let first = self.next_id + 1;
         for id in first..first + n as u64 {
+            let body = vary.apply(body, id);
             write!(
                 out,
                 "<rpc xmlns=\"{BASE_NS}\" message-id=\"{id}\">{body}</rpc>]]>]]>"
@@ -396,6 +432,7 @@ fn pipelined_rates(
     body: &str,
     n: usize,
     marker: &str,
+    vary: Vary,
 ) -> [(f64, Vec<f64>); 2] {
     let mut rounds: [Vec<f64>; 2] = Default::default();
     for _ in 0..ROUNDS {
@@ -403,7 +440,7 @@ fn pipelined_rates(
             let (mut s, _, _) = Session::open(t, env);
             let warm = s.rpc(body);
             assert!(warm.contains(marker), "{}: {warm}", t.name);
-            let d = s.pipelined(t.name, body, n, marker);
+            let d = s.pipelined(t.name, body, n, marker, vary);
             rounds[k].push(n as f64 / d.as_secs_f64());
             s.close(t.name);
         }
@@ -586,25 +623,34 @@ fn main() {
     );
 
     let mut figures = Vec::new();
-    for (what, body, n, marker) in [
-        ("get-config", GET_CONFIG, PIPELINED, "<data"),
+    for (what, body, n, marker, vary) in [
+        ("get-config", GET_CONFIG, PIPELINED, "<data", Vary::Same),
         (
             "refresh-bgp-vpn-target",
             refresh.as_str(),
             PIPELINED,
             "<ok/>",
+            Vary::Same,
+        ),
+        (
+            "refresh-bgp-vpn-target, each request different",
+            refresh.as_str(),
+            PIPELINED,
+            "<ok/>",
+            Vary::Whitespace,
         ),
         (
             "filtered get",
             FILTERED_GET,
             PIPELINED_FILTERED,
             "<in-rpcs>",
+            Vary::Same,
         ),
     ] {
         // A fresh netconfd for each figure: it stalls once too many RPCs
         // went through one session, and this keeps the figures independent.
         netconfd.restart();
-        let r = pipelined_rates(targets, &env, body, n, marker);
+        let r = pipelined_rates(targets, &env, body, n, marker, vary);
         println!(
             "{what} rounds, RPC/s: ncagent [{}], netconfd [{}]",
             rounds_str(&r[0].1),
@@ -630,6 +676,12 @@ fn main() {
         (
             "pipelined refresh-bgp-vpn-target <all/> import, schema-validated",
             format!("{PIPELINED} per session; no peers: both answer <ok/> after validation"),
+        ),
+        (
+            "pipelined refresh-bgp-vpn-target, each request different, schema-validated",
+            format!(
+                "{PIPELINED} per session; insignificant whitespace varies, so ncagent validates each with libyang"
+            ),
         ),
         (
             "pipelined filtered get netconf-state/statistics",

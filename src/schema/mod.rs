@@ -351,6 +351,12 @@ pub struct Schema {
     profile: DeviceProfile,
     ctx: Context,
     gates: Vec<FeatureGate>,
+    /// The last few requests this schema accepted (see
+    /// [`validate::Verdicts`]): a request seen before is not parsed again.
+    verdicts: validate::Verdicts,
+    /// (namespace, name) of every RPC of our modules, for [`Schema::is_rpc`]
+    /// (asked for every request; the context does not change).
+    rpc_names: Vec<(String, String)>,
 }
 
 /// A validated RPC in plain data: nothing past the schema sees libyang types.
@@ -422,11 +428,19 @@ impl Schema {
         let enabled = profile.features();
         let ctx = build_context(&enabled)?;
         let gates = Self::feature_gates(&ctx, &enabled)?;
-        Ok(Schema {
+        let mut schema = Schema {
             profile,
             ctx,
             gates,
-        })
+            verdicts: validate::Verdicts::default(),
+            rpc_names: Vec::new(),
+        };
+        schema.rpc_names = schema
+            .rpcs()
+            .into_iter()
+            .map(|(_module, rpc, ns)| (ns, rpc))
+            .collect();
+        Ok(schema)
     }
 
     /// For every feature of our modules that is off, which RPC input nodes
@@ -505,8 +519,7 @@ impl Schema {
 
     /// Is this (namespace, local name) an RPC of one of our modules?
     pub fn is_rpc(&self, ns: &str, name: &str) -> bool {
-        self.our_modules()
-            .any(|m| m.namespace() == ns && m.rpcs().any(|r| r.name() == name))
+        self.rpc_names.iter().any(|(n, r)| n == ns && r == name)
     }
 
     /// Parses and validates a whole NETCONF `<rpc>` envelope (bytes exactly
@@ -514,8 +527,18 @@ impl Schema {
     /// RPC parser in STRICT mode (types, unknown and feature-disabled nodes),
     /// then `lyd_validate_op` (mandatory nodes, choices). Errors are mapped
     /// to RFC 6241 Appendix A as in SPEC §6; see `docs/yang.md`.
+    ///
+    /// A request that differs from one accepted recently only in the value
+    /// of its `message-id` is answered from that verdict (the value is
+    /// opaque to validation, RFC 6241 §4.1); refusals are never remembered.
     pub fn validate_rpc(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, ValidationError> {
         validate::validate_rpc(self, rpc_xml)
+    }
+
+    /// [`Schema::validate_rpc`] without the remembered verdicts: every
+    /// request is parsed and validated by libyang.
+    pub fn validate_rpc_uncached(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, ValidationError> {
+        validate::validate_uncached(self, rpc_xml)
     }
 
     /// RFC 6022 §3.1 `<get-schema>`.

@@ -23,7 +23,156 @@ const NETCONF_BASE_NS: &str = "urn:ietf:params:xml:ns:netconf:base:1.0";
 /// Elements down to the RPC's parameters: rpc (1), operation (2), input (3).
 const RECORD_DEPTH: usize = 3;
 
+/// How many accepted requests a schema remembers.
+const VERDICTS: usize = 8;
+/// Longer requests are not remembered (the memory bound is VERDICTS × this).
+const VERDICT_MAX_BYTES: usize = 2048;
+/// The longest message-id a remembered request may carry.
+const MESSAGE_ID_MAX: usize = 64;
+
+/// The last [`VERDICTS`] requests a schema accepted, each with its answer.
+///
+/// Validation is a function of the request's bytes alone: the context never
+/// changes after load (see [`Schema`]), and RPC input is validated without
+/// any datastore. A pipelining client sends the same operation many times
+/// with only the `message-id` changing, and the value of that attribute is
+/// opaque to validation (RFC 6241 §4.1: the server only echoes it). So a
+/// request equal to a remembered one once both message-id values are cut
+/// out gets the remembered answer: the same answer libyang gave to the same
+/// bytes. Only message-ids of plain characters are cut (no entity, no
+/// character reference, nothing the pre-scan or libyang's parser looks at),
+/// and refusals are never remembered, so every error answer comes from the
+/// full path.
+#[derive(Default)]
+pub(super) struct Verdicts {
+    entries: std::sync::Mutex<std::collections::VecDeque<Verdict>>,
+}
+
+struct Verdict {
+    /// The request without its message-id value; `split` is where it was.
+    bytes: Box<[u8]>,
+    split: usize,
+    rpc: ValidatedRpc,
+}
+
+impl Verdicts {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Verdict>> {
+        // A panic elsewhere while holding the lock leaves whole entries only.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, (before, after): (&[u8], &[u8])) -> Option<ValidatedRpc> {
+        let entries = self.entries();
+        entries
+            .iter()
+            .find(|v| {
+                v.split == before.len()
+                    && v.bytes.len() == before.len() + after.len()
+                    && v.bytes[..v.split] == *before
+                    && v.bytes[v.split..] == *after
+            })
+            .map(|v| v.rpc.clone())
+    }
+
+    fn put(&self, (before, after): (&[u8], &[u8]), rpc: &ValidatedRpc) {
+        let mut bytes = Vec::with_capacity(before.len() + after.len());
+        bytes.extend_from_slice(before);
+        bytes.extend_from_slice(after);
+        let mut entries = self.entries();
+        if entries.len() >= VERDICTS {
+            entries.pop_front();
+        }
+        entries.push_back(Verdict {
+            bytes: bytes.into_boxed_slice(),
+            split: before.len(),
+            rpc: rpc.clone(),
+        });
+    }
+}
+
+/// The request around the value of its `message-id`, when the request is
+/// short, starts with the `<rpc` start tag (attributes in double quotes,
+/// each once) and that value is made of plain characters; `None` otherwise
+/// (the request is then validated in full, and not remembered).
+pub(super) fn around_message_id(rpc_xml: &[u8]) -> Option<(&[u8], &[u8])> {
+    if rpc_xml.len() > VERDICT_MAX_BYTES {
+        return None;
+    }
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut i = rpc_xml.iter().position(|b| !is_space(*b))?;
+    let rest = rpc_xml.get(i..)?;
+    if !rest.starts_with(b"<rpc") || !rest.get(4).copied().is_some_and(is_space) {
+        return None;
+    }
+    i += 4;
+    let mut found = None;
+    loop {
+        while rpc_xml.get(i).copied().is_some_and(is_space) {
+            i += 1;
+        }
+        match rpc_xml.get(i)? {
+            b'>' => break,
+            b'=' | b'"' | b'\'' | b'/' | b'<' => return None,
+            _ => {}
+        }
+        let name_start = i;
+        while rpc_xml
+            .get(i)
+            .is_some_and(|b| !is_space(*b) && !matches!(b, b'=' | b'>' | b'/'))
+        {
+            i += 1;
+        }
+        let name = &rpc_xml[name_start..i];
+        while rpc_xml.get(i).copied().is_some_and(is_space) {
+            i += 1;
+        }
+        if rpc_xml.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        while rpc_xml.get(i).copied().is_some_and(is_space) {
+            i += 1;
+        }
+        if rpc_xml.get(i) != Some(&b'"') {
+            return None;
+        }
+        let value_start = i + 1;
+        let value_len = rpc_xml
+            .get(value_start..)?
+            .iter()
+            .position(|b| *b == b'"')?;
+        let value_end = value_start + value_len;
+        if name == b"message-id" {
+            let plain = rpc_xml[value_start..value_end]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
+            if found.is_some() || !plain || value_len == 0 || value_len > MESSAGE_ID_MAX {
+                return None;
+            }
+            found = Some((value_start, value_end));
+        }
+        i = value_end + 1;
+    }
+    let (start, end) = found?;
+    Some((&rpc_xml[..start], &rpc_xml[end..]))
+}
+
 pub(super) fn validate_rpc(
+    schema: &Schema,
+    rpc_xml: &[u8],
+) -> Result<ValidatedRpc, ValidationError> {
+    let key = around_message_id(rpc_xml);
+    if let Some(hit) = key.and_then(|k| schema.verdicts.get(k)) {
+        return Ok(hit);
+    }
+    let rpc = validate_uncached(schema, rpc_xml)?;
+    if let Some(k) = key {
+        schema.verdicts.put(k, &rpc);
+    }
+    Ok(rpc)
+}
+
+pub(super) fn validate_uncached(
     schema: &Schema,
     rpc_xml: &[u8],
 ) -> Result<ValidatedRpc, ValidationError> {
@@ -544,6 +693,129 @@ impl<'s, 'e> Mapper<'s, 'e> {
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_id_is_cut_only_when_plain() {
+        let r =
+            br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="42"><x/></rpc>"#;
+        let (a, b) = around_message_id(r).unwrap();
+        assert!(a.ends_with(b"message-id=\""));
+        assert!(b.starts_with(b"\"><x/>"));
+        assert_eq!(a.len() + 2 + b.len(), r.len());
+        // Leading whitespace, spaces around '=' and other attributes.
+        let (a, _) = around_message_id(b"\n <rpc a=\"1\" message-id = \"m.1:x_y-z\" >").unwrap();
+        assert!(a.ends_with(b"message-id = \""));
+        for refused in [
+            // Not plain: an entity, a character reference, a space.
+            &br#"<rpc message-id="a&amp;b"><x/></rpc>"#[..],
+            br#"<rpc message-id="&#49;"><x/></rpc>"#,
+            br#"<rpc message-id="a b"><x/></rpc>"#,
+            // Empty, twice, single quotes, none, prefixed only.
+            br#"<rpc message-id=""><x/></rpc>"#,
+            br#"<rpc message-id="1" message-id="2"><x/></rpc>"#,
+            br#"<rpc message-id='1'><x/></rpc>"#,
+            br#"<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><x/></rpc>"#,
+            br#"<rpc nc:message-id="1"><x/></rpc>"#,
+            // Not an <rpc> start tag first; self-closing; unterminated.
+            br#"<?xml version="1.0"?><rpc message-id="1"><x/></rpc>"#,
+            br#"<rpcx message-id="1"><x/></rpcx>"#,
+            br#"<rpc message-id="1"/>"#,
+            br#"<rpc message-id="1"#,
+            b"",
+        ] {
+            assert_eq!(
+                around_message_id(refused),
+                None,
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
+        let long = format!(
+            r#"<rpc message-id="{}"><x/></rpc>"#,
+            "1".repeat(MESSAGE_ID_MAX + 1)
+        );
+        assert_eq!(around_message_id(long.as_bytes()), None);
+        let big = format!(
+            r#"<rpc message-id="1"><x>{}</x></rpc>"#,
+            "y".repeat(VERDICT_MAX_BYTES)
+        );
+        assert_eq!(around_message_id(big.as_bytes()), None);
+    }
+
+    /// The remembered verdicts never answer differently from the full path:
+    /// every request of the catalogue (tests/cases), on every profile, sent
+    /// three times with other message-ids, gets exactly the answer of an
+    /// uncached validation, errors included.
+    #[test]
+    fn remembered_verdicts_equal_full_validation_over_the_catalogue() {
+        use crate::schema::DeviceProfile;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+        let mut requests: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".request.xml"))
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        requests.sort();
+        assert!(requests.len() >= 25, "only {} requests", requests.len());
+        let mut hits = 0;
+        for (model, mode) in [("CE8855", None), ("CE6885-LL", Some("low-latency"))] {
+            let schema = Schema::load(DeviceProfile::lookup(model, mode).unwrap()).unwrap();
+            for (name, request) in &requests {
+                let text = String::from_utf8_lossy(request).into_owned();
+                let full = schema.validate_rpc_uncached(request);
+                for id in ["1", "77", "m-3"] {
+                    let again =
+                        text.replacen(r#"message-id="1""#, &format!(r#"message-id="{id}""#), 1);
+                    let cached_before = around_message_id(again.as_bytes())
+                        .and_then(|k| schema.verdicts.get(k))
+                        .is_some();
+                    hits += usize::from(cached_before);
+                    assert_eq!(
+                        schema.validate_rpc(again.as_bytes()),
+                        full,
+                        "{name} on {model} with message-id {id}"
+                    );
+                    assert_eq!(
+                        schema.validate_rpc_uncached(again.as_bytes()),
+                        full,
+                        "{name} on {model} with message-id {id}, uncached"
+                    );
+                    if cached_before {
+                        assert!(full.is_ok(), "{name}: a refusal was remembered");
+                    }
+                }
+            }
+        }
+        // The valid requests of the catalogue were answered from memory.
+        assert!(hits >= 10, "only {hits} remembered answers");
+    }
+
+    #[test]
+    fn verdicts_are_bounded() {
+        let v = Verdicts::default();
+        let rpc = ValidatedRpc {
+            module: "m".into(),
+            name: "n".into(),
+            namespace: "ns".into(),
+            leaves: vec![],
+        };
+        for i in 0..3 * VERDICTS {
+            let before = format!("<rpc a=\"{i}\" message-id=\"");
+            v.put((before.as_bytes(), b"\"/>"), &rpc);
+        }
+        assert_eq!(v.entries().len(), VERDICTS);
+        // The newest are kept, the oldest gone.
+        let newest = format!("<rpc a=\"{}\" message-id=\"", 3 * VERDICTS - 1);
+        assert!(v.get((newest.as_bytes(), b"\"/>")).is_some());
+        assert!(v.get((b"<rpc a=\"0\" message-id=\"", b"\"/>")).is_none());
+        // Same bytes, cut elsewhere: not the same request.
+        let whole = format!("{newest}\"/>");
+        assert!(
+            v.get((&whole.as_bytes()[..5], &whole.as_bytes()[5..]))
+                .is_none()
+        );
+    }
 
     #[test]
     fn quoted_and_segments() {

@@ -132,6 +132,12 @@ impl Engine {
             info!(peer = %addr, direction = direction.as_str(), coalesced = queued == Queued::Coalesced, "soft reset started");
             pending.push((p.key, addr, rx));
         }
+        if pending.is_empty() {
+            // Nothing to wait for (no peer selected, or all skipped, their
+            // records already kept above): answer now, without a task.
+            let _ = reply.send(Ok(outcome));
+            return;
+        }
         // The actor does not wait: a helper task collects the socket-write
         // acknowledgements and answers the caller.
         tokio::spawn(collect(
