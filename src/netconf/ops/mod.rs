@@ -1,6 +1,6 @@
 //! The base operations (RFC 6241 §7) and `<get-schema>` (RFC 6022 §3).
 
-mod monitoring;
+pub(crate) mod monitoring;
 mod subscription;
 
 use std::sync::Arc;
@@ -305,10 +305,11 @@ async fn read(
             }
         }),
     };
-    // netconf-state is built only when the filter can select it.
+    // netconf-state is built only when the filter can select it, and then
+    // only the children the filter can select.
     let netconf_state = (datastore == "operational"
         && filter.is_none_or(|f| f.may_select(MONITORING_NS, "netconf-state")))
-    .then(|| monitoring::netconf_state(state));
+    .then(|| monitoring::netconf_state(state, filter.as_ref()));
     // RFC 5277 §3.2.5: the event streams, likewise.
     let streams = (datastore == "operational"
         && filter.is_none_or(|f| f.may_select(NETMOD_NOTIFICATION_NS, "netconf")))
