@@ -384,6 +384,100 @@ mod tests {
         assert_eq!(parts_wanted(None), Parts::ALL);
     }
 
+    /// The directly written poll of `netconf-state/statistics` is what the
+    /// general path prints for the same filter, over a table of the
+    /// filters it answers; the others it leaves to the general path.
+    #[test]
+    fn direct_statistics_equals_general() {
+        use std::time::{Duration, SystemTime};
+
+        use crate::netconf::ops::monitoring::{Parts, Source, render, statistics_direct};
+
+        let s = schema();
+        let caps = Vec::new();
+        let src = Source {
+            capabilities: &caps,
+            datastores: Vec::new(),
+            schemas: None,
+            sessions: Vec::new(),
+            start_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_123),
+            stats: [0, 2, 3, 4_000_000_000, 5, 6, u64::from(u32::MAX)],
+        };
+        let ncm = |inner: &str| format!("<netconf-state xmlns=\"{NCM}\">{inner}</netconf-state>");
+        let direct = [
+            ncm("<statistics/>"),
+            ncm("<statistics><in-rpcs/></statistics>"),
+            ncm(
+                "<statistics><out-notifications/><netconf-start-time/><in-bad-hellos/></statistics>",
+            ),
+            ncm("<statistics><in-rpcs/></statistics><statistics><dropped-sessions/></statistics>"),
+            ncm("<statistics><in-rpcs/></statistics><statistics/>"),
+            format!(
+                "<ncm:netconf-state xmlns:ncm=\"{NCM}\"><ncm:statistics><ncm:in-sessions/></ncm:statistics></ncm:netconf-state>"
+            ),
+            format!(
+                "<netconf-state xmlns=\"{NCM}\">\n  <statistics>\n    <in-rpcs/>\n  </statistics>\n</netconf-state>"
+            ),
+        ];
+        let general = [
+            ncm(""),
+            ncm("<statistics><in-rpcs>5</in-rpcs></statistics>"),
+            ncm("<statistics><no-such-leaf/></statistics>"),
+            ncm("<statistics/><sessions/>"),
+            ncm("<statistics xmlns=\"urn:other\"/>"),
+            "<netconf-state><statistics/></netconf-state>".to_owned(),
+            format!("{}{}", ncm("<statistics/>"), ncm("<statistics/>")),
+        ];
+        for (inner, wd) in direct
+            .iter()
+            .map(|f| (f, None))
+            .chain([(&direct[0], Some(WithDefaults::Explicit))])
+        {
+            let f = filter(inner);
+            let rf = ReadFilter::Subtree(&f);
+            let req = ReadRequest {
+                datastore: "operational",
+                filter: Some(rf),
+                with_defaults: wd,
+                netconf_state: Some(render(&src, Parts::ALL)),
+                streams: None,
+            };
+            let general = read_data(&s, None, None, &req).unwrap();
+            let fast = statistics_direct(&src, &rf, wd)
+                .unwrap_or_else(|| panic!("not answered directly: {inner}"));
+            assert_eq!(fast, general, "filter {inner}");
+            assert_valid(&s, &fast);
+        }
+        for inner in &general {
+            let f = filter(inner);
+            assert_eq!(
+                statistics_direct(&src, &ReadFilter::Subtree(&f), None),
+                None,
+                "{inner}"
+            );
+        }
+        let f = filter(&direct[0]);
+        for wd in [
+            WithDefaults::Trim,
+            WithDefaults::ReportAll,
+            WithDefaults::ReportAllTagged,
+        ] {
+            assert_eq!(
+                statistics_direct(&src, &ReadFilter::Subtree(&f), Some(wd)),
+                None
+            );
+        }
+        // A counter beyond 32 bits: the general path's business.
+        let big = Source {
+            stats: [0, 0, 0, 1 << 32, 0, 0, 0],
+            ..src
+        };
+        assert_eq!(
+            statistics_direct(&big, &ReadFilter::Subtree(&f), None),
+            None
+        );
+    }
+
     /// Issue #10 regression: a selection below a list keeps the keys
     /// (RFC 6241 §6.2.5, RFC 7950 §7.8.5).
     #[test]

@@ -305,6 +305,17 @@ async fn read(
             }
         }),
     };
+    // The NMS's everyday poll, leaves of netconf-state/statistics and
+    // nothing else, is written directly: a fixed shape, no data tree
+    // (issue #12). Access control on read that prunes the reply tree
+    // (northbound::read, print_reply) does not see this reply: where
+    // such rules can apply to the user, this shortcut must not be taken.
+    if datastore == "operational"
+        && let Some(f) = &filter
+        && let Some(data) = monitoring::statistics_reply(state, f, with_defaults)
+    {
+        return Ok(ReplyBody::Xml(format!("<data>{data}</data>")));
+    }
     // netconf-state is built only when the filter can select it, and then
     // only the children the filter can select.
     let netconf_state = (datastore == "operational"

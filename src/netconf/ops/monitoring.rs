@@ -228,3 +228,106 @@ pub(super) fn netconf_state(state: &ServerState, filter: Option<&ReadFilter<'_>>
     let parts = parts_wanted(filter);
     render(&gather(state, parts), parts)
 }
+
+/// The leaves of `statistics` (RFC 6022 §2.1.5), in schema order.
+const STATISTICS: [&str; 8] = [
+    "netconf-start-time",
+    "in-bad-hellos",
+    "in-sessions",
+    "dropped-sessions",
+    "in-rpcs",
+    "in-bad-rpcs",
+    "out-rpc-errors",
+    "out-notifications",
+];
+
+/// Which leaves of `statistics` a subtree filter selects, when it is the
+/// NMS's poll of statistics and nothing else: exactly one top-level
+/// `netconf-state` in the monitoring namespace, whose children are all
+/// `statistics`, each a selection node (RFC 6241 §6.2.4: every leaf) or a
+/// containment node of selection nodes naming leaves of it (§6.2.3).
+/// `None` for any other filter (content match nodes, other nodes or
+/// namespaces, elements without a namespace): the general path answers.
+fn statistics_selected(filter: &ReadFilter<'_>) -> Option<[bool; 8]> {
+    let ReadFilter::Subtree(f) = filter else {
+        return None;
+    };
+    let is_ncm = |el: &super::super::message::Element| el.ns.as_deref() == Some(MONITORING_NS);
+    let blank = |el: &super::super::message::Element| el.text.trim().is_empty();
+    let [top] = f.children.as_slice() else {
+        return None;
+    };
+    if !(top.name == "netconf-state" && is_ncm(top) && blank(top)) || top.children.is_empty() {
+        return None;
+    }
+    let mut leaves = [false; 8];
+    for stats in &top.children {
+        if !(stats.name == "statistics" && is_ncm(stats) && blank(stats)) {
+            return None;
+        }
+        if stats.children.is_empty() {
+            leaves = [true; 8];
+            continue;
+        }
+        for leaf in &stats.children {
+            if !(is_ncm(leaf) && blank(leaf) && leaf.children.is_empty()) {
+                return None;
+            }
+            leaves[STATISTICS.iter().position(|n| *n == leaf.name)?] = true;
+        }
+    }
+    Some(leaves)
+}
+
+/// The content of `<data>` for a `<get>` whose filter selects leaves of
+/// `netconf-state/statistics` only ([`statistics_selected`]), written
+/// directly: the shape is fixed (one container, leaves in schema order,
+/// the default namespace on `netconf-state`), and it is what the general
+/// path prints for it, which `northbound::read`'s
+/// `direct_statistics_equals_general` checks over a table of filters.
+/// `None`: the general path answers (another filter, a with-defaults mode
+/// other than the basic one, or a counter beyond the 32 bits of
+/// `zero-based-counter32`, which the general path refuses).
+pub(crate) fn statistics_direct(
+    src: &Source<'_>,
+    filter: &ReadFilter<'_>,
+    with_defaults: Option<super::super::WithDefaults>,
+) -> Option<String> {
+    // RFC 6243: the counters' type has a default (0), which trim and
+    // report-all-tagged treat specially; explicit prints what is there.
+    if !matches!(
+        with_defaults,
+        None | Some(super::super::WithDefaults::Explicit)
+    ) {
+        return None;
+    }
+    let leaves = statistics_selected(filter)?;
+    if src.stats.iter().any(|v| *v > u64::from(u32::MAX)) {
+        return None;
+    }
+    let mut s = String::with_capacity(512);
+    let _ = write!(s, "<netconf-state xmlns=\"{MONITORING_NS}\"><statistics>");
+    for (i, name) in STATISTICS.iter().enumerate() {
+        if !leaves[i] {
+            continue;
+        }
+        let _ = if i == 0 {
+            write!(s, "<{name}>{}</{name}>", rfc3339(src.start_time))
+        } else {
+            write!(s, "<{name}>{}</{name}>", src.stats[i - 1])
+        };
+    }
+    s.push_str("</statistics></netconf-state>");
+    Some(s)
+}
+
+/// [`statistics_direct`] on the server's counters.
+pub(super) fn statistics_reply(
+    state: &ServerState,
+    filter: &ReadFilter<'_>,
+    with_defaults: Option<super::super::WithDefaults>,
+) -> Option<String> {
+    statistics_selected(filter)?;
+    let only_statistics = Parts([false, false, false, false, true]);
+    statistics_direct(&gather(state, only_statistics), filter, with_defaults)
+}
