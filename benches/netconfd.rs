@@ -14,7 +14,9 @@
 //! pipelined `<get-config>`, pipelined `refresh-bgp-vpn-target` `<all/>`
 //! import (the same request each time, and each request different by
 //! insignificant whitespace, which ncagent cannot answer from the verdicts
-//! it remembers), pipelined filtered `<get>` of `netconf-state/statistics`.
+//! it remembers), pipelined filtered `<get>` of `netconf-state/statistics`
+//! (the NMS's poll) and of `netconf-state/datastores` (ncagent's general
+//! read path).
 //!
 //! scripts/bench provides the login: the system user netconfd runs as and
 //! logs in as (NCAGENT_BENCH_USER) and its password of this run
@@ -58,6 +60,11 @@ const AFTER_HELLO: Duration = Duration::from_millis(100);
 
 const GET_CONFIG: &str = "<get-config><source><running/></source></get-config>";
 const FILTERED_GET: &str = "<get><filter type=\"subtree\"><netconf-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring\"><statistics/></netconf-state></filter></get>";
+/// A filtered `<get>` ncagent answers through its general read path (a
+/// libyang tree of what the filter can select, filtered, printed), unlike
+/// the statistics poll, which it writes directly: the datastores and their
+/// locks.
+const FILTERED_GET_DATASTORES: &str = "<get><filter type=\"subtree\"><netconf-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring\"><datastores/></netconf-state></filter></get>";
 
 fn refresh_all_import() -> String {
     format!(
@@ -646,6 +653,13 @@ fn main() {
             "<in-rpcs>",
             Vary::Same,
         ),
+        (
+            "filtered get datastores",
+            FILTERED_GET_DATASTORES,
+            PIPELINED_FILTERED,
+            "datastore>",
+            Vary::Same,
+        ),
     ] {
         // A fresh netconfd for each figure: it stalls once too many RPCs
         // went through one session, and this keeps the figures independent.
@@ -685,7 +699,15 @@ fn main() {
         ),
         (
             "pipelined filtered get netconf-state/statistics",
-            format!("{PIPELINED_FILTERED} per session, subtree filter"),
+            format!(
+                "{PIPELINED_FILTERED} per session, subtree filter; ncagent writes this poll directly"
+            ),
+        ),
+        (
+            "pipelined filtered get netconf-state/datastores",
+            format!(
+                "{PIPELINED_FILTERED} per session, subtree filter; ncagent's general read path (libyang tree)"
+            ),
         ),
     ];
     for ((figure, note), r) in notes.iter().zip(&figures) {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
@@ -215,6 +215,10 @@ pub struct ServerState {
     /// was taken (RFC 6022 §2.1.2 `locked-time`), for an application
     /// without datastores of its own ([`Application::datastore_op`]).
     running_lock: Mutex<Option<(u32, SystemTime)>>,
+    /// The application's `<schemas>` of `netconf-state` (RFC 6022
+    /// §2.1.3), asked once: the served modules are fixed at start-up, like
+    /// the capabilities, and generating the list walks the whole schema.
+    monitoring_schemas: OnceLock<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -306,6 +310,7 @@ impl ServerState {
             next_id: AtomicU32::new(1),
             sessions: Mutex::new(BTreeMap::new()),
             running_lock: Mutex::new(None),
+            monitoring_schemas: OnceLock::new(),
         })
     }
 
@@ -439,6 +444,13 @@ impl ServerState {
     }
 
     /// A copy of the session table for monitoring.
+    /// The application's `<schemas>` element (cached, see the field).
+    pub fn monitoring_schemas(&self) -> Option<&str> {
+        self.monitoring_schemas
+            .get_or_init(|| self.app.monitoring_schemas())
+            .as_deref()
+    }
+
     pub fn sessions_snapshot(&self) -> Vec<SessionSummary> {
         lock(&self.sessions)
             .values()

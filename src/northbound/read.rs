@@ -105,7 +105,10 @@ pub fn read_data(
         && req.filter.is_none()
         && matches!(req.with_defaults, None | Some(WithDefaults::Explicit))
     {
-        return print_stored(config);
+        return match config {
+            Some(tree) => print_reply(Reply::Stored(tree), WithDefaults::Explicit),
+            None => Ok(String::new()),
+        };
     }
     // The same with a subtree filter (the NMS's poll of one branch): the
     // filter runs on the stored tree and only what it selects is copied.
@@ -116,7 +119,10 @@ pub fn read_data(
         && let Some(DataFilter::Subtree(nodes)) = req.filter.as_ref().map(data_filter)
     {
         return match config {
-            Some(tree) => crate::schema::filter_stored(tree, &nodes, wd).map_err(rpc_error),
+            Some(tree) => {
+                let selected = crate::schema::filter_stored(tree, &nodes).map_err(rpc_error)?;
+                print_reply(Reply::Built(&selected), wd)
+            }
             None => Ok(String::new()),
         };
     }
@@ -152,20 +158,30 @@ pub fn read_data(
     };
     build(&mut tree).map_err(rpc_error)?;
     let filter = req.filter.as_ref().map(data_filter);
-    tree.render(
-        filter.as_ref(),
-        req.with_defaults.unwrap_or_default(),
-        req.config_only(),
-    )
-    .map_err(rpc_error)
+    let selected = tree
+        .select(filter.as_ref(), wd, req.config_only())
+        .map_err(rpc_error)?;
+    print_reply(Reply::Built(&selected), wd)
 }
 
-/// A datastore's tree printed as stored (explicit mode); "" when empty.
-fn print_stored(config: Option<&DataTree<'_>>) -> Result<String, RpcError> {
-    match config {
-        Some(tree) => crate::schema::print_data(tree, WithDefaults::Explicit).map_err(rpc_error),
-        None => Ok(String::new()),
-    }
+/// The data of a reply, filtered, ready to print.
+enum Reply<'r, 'c> {
+    /// A datastore's tree as stored (the unfiltered `<get-config>`): to be
+    /// printed, never changed (it is the datastore itself).
+    Stored(&'r DataTree<'c>),
+    /// A tree built for this reply (a copy): may be changed.
+    Built(&'r DataTree<'c>),
+}
+
+/// Prints a reply's data (the content of `<data>`), "" when empty.
+///
+/// Every read path ends here: the reply tree is complete here, before
+/// printing. What applies to all replies alike (e.g. pruning what the
+/// user may not read) goes here; a `Reply::Stored` tree must be copied
+/// first, not changed.
+fn print_reply(reply: Reply<'_, '_>, wd: WithDefaults) -> Result<String, RpcError> {
+    let (Reply::Stored(tree) | Reply::Built(tree)) = reply;
+    crate::schema::print_data(tree, wd).map_err(rpc_error)
 }
 
 #[cfg(test)]
@@ -282,6 +298,184 @@ mod tests {
                 .parse_state_xml(xml)
                 .unwrap_or_else(|e| panic!("{e}\n{xml}"));
         }
+    }
+
+    /// `netconf-state` produced for a filter (only the children it can
+    /// select) gives the reply the whole `netconf-state` gives, for every
+    /// filter of the table: the pre-filtering cannot diverge from the
+    /// general filter.
+    #[test]
+    fn prefiltered_netconf_state_equals_whole() {
+        use std::time::{Duration, SystemTime};
+
+        use crate::netconf::ops::monitoring::{Parts, Source, parts_wanted, render};
+        use crate::netconf::state::SessionSummary;
+
+        let s = schema();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let row = |id: u32, user: &str| SessionSummary {
+            id,
+            user: user.into(),
+            peer: Some("127.0.0.1:40000".parse().unwrap()),
+            login_time: at,
+            in_rpcs: u64::from(id) * 10,
+            in_bad_rpcs: 0,
+            out_rpc_errors: 1,
+            out_notifications: 2,
+        };
+        let schemas = s.monitoring_schemas_xml();
+        let capabilities = vec![
+            "urn:ietf:params:netconf:base:1.0".to_owned(),
+            "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=trim".to_owned(),
+        ];
+        let src = Source {
+            capabilities: &capabilities,
+            datastores: vec![("running", Some((2, at))), ("candidate", None)],
+            schemas: Some(&schemas),
+            sessions: vec![row(1, "admin"), row(2, "bob")],
+            start_time: at,
+            stats: [1, 2, 3, 4, 5, 6, 7],
+        };
+        let ncm = |inner: &str| format!("<netconf-state xmlns=\"{NCM}\">{inner}</netconf-state>");
+        let filters = [
+            ncm("<statistics/>"),
+            ncm("<statistics><in-rpcs/><netconf-start-time/></statistics>"),
+            ncm("<statistics/><statistics><in-rpcs/></statistics>"),
+            ncm("<capabilities/>"),
+            ncm("<capabilities><capability/></capabilities><datastores/>"),
+            ncm("<datastores><datastore><name>running</name><locks/></datastore></datastores>"),
+            ncm("<sessions><session><username>bob</username></session></sessions><statistics/>"),
+            ncm("<schemas><schema><identifier>ncagent-bgp</identifier></schema></schemas>"),
+            ncm(""),
+            ncm("<statistics>x</statistics>"),
+            ncm("<statistics/><no-such-node/>"),
+            ncm("<statistics xmlns=\"urn:other\"/>"),
+            ncm("<statistics/><capabilities>x</capabilities>"),
+            format!("{}{}", ncm("<statistics/>"), ncm("<sessions/>")),
+            "<netconf-state><statistics/></netconf-state>".to_owned(),
+            format!(
+                "{}<bgp-vpn-target-state xmlns=\"urn:ncagent:yang:ncagent-bgp-vpn-target\"><local-as/></bgp-vpn-target-state>",
+                ncm("<statistics><in-sessions/></statistics>")
+            ),
+        ];
+        let read = |f: &Element, parts: Parts| {
+            let req = ReadRequest {
+                datastore: "operational",
+                filter: Some(ReadFilter::Subtree(f)),
+                with_defaults: None,
+                netconf_state: Some(render(&src, parts)),
+                streams: None,
+            };
+            read_data(&s, None, Some(&snapshot()), &req).unwrap()
+        };
+        for inner in &filters {
+            let f = filter(inner);
+            let parts = parts_wanted(Some(&ReadFilter::Subtree(&f)));
+            let whole = read(&f, Parts::ALL);
+            assert_eq!(read(&f, parts), whole, "filter {inner}");
+            assert_valid(&s, &whole);
+        }
+        // The poll of statistics produces statistics alone, and selects it.
+        let f = filter(&filters[0]);
+        let parts = parts_wanted(Some(&ReadFilter::Subtree(&f)));
+        assert!(!render(&src, parts).contains("<capabilities>"));
+        assert!(read(&f, parts).contains("<in-rpcs>4</in-rpcs>"));
+        // Without a filter and with XPath: everything.
+        assert_eq!(parts_wanted(None), Parts::ALL);
+    }
+
+    /// The directly written poll of `netconf-state/statistics` is what the
+    /// general path prints for the same filter, over a table of the
+    /// filters it answers; the others it leaves to the general path.
+    #[test]
+    fn direct_statistics_equals_general() {
+        use std::time::{Duration, SystemTime};
+
+        use crate::netconf::ops::monitoring::{Parts, Source, render, statistics_direct};
+
+        let s = schema();
+        let caps = Vec::new();
+        let src = Source {
+            capabilities: &caps,
+            datastores: Vec::new(),
+            schemas: None,
+            sessions: Vec::new(),
+            start_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_123),
+            stats: [0, 2, 3, 4_000_000_000, 5, 6, u64::from(u32::MAX)],
+        };
+        let ncm = |inner: &str| format!("<netconf-state xmlns=\"{NCM}\">{inner}</netconf-state>");
+        let direct = [
+            ncm("<statistics/>"),
+            ncm("<statistics><in-rpcs/></statistics>"),
+            ncm(
+                "<statistics><out-notifications/><netconf-start-time/><in-bad-hellos/></statistics>",
+            ),
+            ncm("<statistics><in-rpcs/></statistics><statistics><dropped-sessions/></statistics>"),
+            ncm("<statistics><in-rpcs/></statistics><statistics/>"),
+            format!(
+                "<ncm:netconf-state xmlns:ncm=\"{NCM}\"><ncm:statistics><ncm:in-sessions/></ncm:statistics></ncm:netconf-state>"
+            ),
+            format!(
+                "<netconf-state xmlns=\"{NCM}\">\n  <statistics>\n    <in-rpcs/>\n  </statistics>\n</netconf-state>"
+            ),
+        ];
+        let general = [
+            ncm(""),
+            ncm("<statistics><in-rpcs>5</in-rpcs></statistics>"),
+            ncm("<statistics><no-such-leaf/></statistics>"),
+            ncm("<statistics/><sessions/>"),
+            ncm("<statistics xmlns=\"urn:other\"/>"),
+            "<netconf-state><statistics/></netconf-state>".to_owned(),
+            format!("{}{}", ncm("<statistics/>"), ncm("<statistics/>")),
+        ];
+        for (inner, wd) in direct
+            .iter()
+            .map(|f| (f, None))
+            .chain([(&direct[0], Some(WithDefaults::Explicit))])
+        {
+            let f = filter(inner);
+            let rf = ReadFilter::Subtree(&f);
+            let req = ReadRequest {
+                datastore: "operational",
+                filter: Some(rf),
+                with_defaults: wd,
+                netconf_state: Some(render(&src, Parts::ALL)),
+                streams: None,
+            };
+            let general = read_data(&s, None, None, &req).unwrap();
+            let fast = statistics_direct(&src, &rf, wd)
+                .unwrap_or_else(|| panic!("not answered directly: {inner}"));
+            assert_eq!(fast, general, "filter {inner}");
+            assert_valid(&s, &fast);
+        }
+        for inner in &general {
+            let f = filter(inner);
+            assert_eq!(
+                statistics_direct(&src, &ReadFilter::Subtree(&f), None),
+                None,
+                "{inner}"
+            );
+        }
+        let f = filter(&direct[0]);
+        for wd in [
+            WithDefaults::Trim,
+            WithDefaults::ReportAll,
+            WithDefaults::ReportAllTagged,
+        ] {
+            assert_eq!(
+                statistics_direct(&src, &ReadFilter::Subtree(&f), Some(wd)),
+                None
+            );
+        }
+        // A counter beyond 32 bits: the general path's business.
+        let big = Source {
+            stats: [0, 0, 0, 1 << 32, 0, 0, 0],
+            ..src
+        };
+        assert_eq!(
+            statistics_direct(&big, &ReadFilter::Subtree(&f), None),
+            None
+        );
     }
 
     /// Issue #10 regression: a selection below a list keeps the keys

@@ -224,11 +224,23 @@ impl<'s> ReadTree<'s> {
     /// Filters and prints the data (the content of `<data>`). `config_only`:
     /// implicit state nodes are not added (`<get-config>`).
     pub fn render(
-        mut self,
+        self,
         filter: Option<&DataFilter>,
         wd: WithDefaults,
         config_only: bool,
     ) -> Result<String, ReadError> {
+        print_data(&self.select(filter, wd, config_only)?, wd)
+    }
+
+    /// The reply's data: the defaults `wd` reports added, then what the
+    /// filter selects, not yet printed ([`print_data`]). `config_only`:
+    /// implicit state nodes are not added (`<get-config>`).
+    pub fn select(
+        mut self,
+        filter: Option<&DataFilter>,
+        wd: WithDefaults,
+        config_only: bool,
+    ) -> Result<DataTree<'s>, ReadError> {
         // RFC 6243 §3.1: filters see the defaults report-all reports, so
         // they are added before filtering; their default flag survives the
         // copies (LYD_DUP_WITH_FLAGS) for the printer.
@@ -242,14 +254,13 @@ impl<'s> ReadTree<'s> {
                 .add_implicit(flags)
                 .map_err(|e| ReadError::Internal(format!("defaults: {e}")))?;
         }
-        let out = match filter {
+        Ok(match filter {
             None => self.tree,
             Some(DataFilter::Subtree(nodes)) => subtree(self.ctx(), &self.tree, nodes)?,
             Some(DataFilter::XPath { select, prefixes }) => {
                 xpath(self.schema, &self.tree, select, prefixes)?
             }
-        };
-        print_data(&out, wd)
+        })
     }
 }
 
@@ -267,17 +278,16 @@ pub fn print_data(tree: &DataTree<'_>, wd: WithDefaults) -> Result<String, ReadE
 }
 
 /// A subtree filter (RFC 6241 §6) evaluated on a stored tree as it is, in
-/// its own context, and the selection printed: what `<get-config>` with a
-/// subtree filter needs when no defaults are to be added (RFC 6243 explicit
-/// or trim). Only the selected nodes are copied (with their ancestors and
-/// keys), not the whole datastore into a reply tree first.
-pub fn filter_stored(
-    tree: &DataTree<'_>,
+/// its own context: what `<get-config>` with a subtree filter needs when
+/// no defaults are to be added (RFC 6243 explicit or trim; the caller
+/// prints the result with [`print_data`]). Only the selected nodes are
+/// copied (with their ancestors and keys), not the whole datastore into a
+/// reply tree first.
+pub fn filter_stored<'c>(
+    tree: &DataTree<'c>,
     nodes: &[FilterNode],
-    wd: WithDefaults,
-) -> Result<String, ReadError> {
-    debug_assert!(!wd.adds_defaults());
-    print_data(&subtree(tree.context(), tree, nodes)?, wd)
+) -> Result<DataTree<'c>, ReadError> {
+    subtree(tree.context(), tree, nodes)
 }
 
 /// Top-level nodes of a tree (opaque nodes skipped).

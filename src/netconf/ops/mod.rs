@@ -1,6 +1,6 @@
 //! The base operations (RFC 6241 §7) and `<get-schema>` (RFC 6022 §3).
 
-mod monitoring;
+pub(crate) mod monitoring;
 mod subscription;
 
 use std::sync::Arc;
@@ -305,10 +305,22 @@ async fn read(
             }
         }),
     };
-    // netconf-state is built only when the filter can select it.
+    // The NMS's everyday poll, leaves of netconf-state/statistics and
+    // nothing else, is written directly: a fixed shape, no data tree
+    // (issue #12). Access control on read that prunes the reply tree
+    // (northbound::read, print_reply) does not see this reply: where
+    // such rules can apply to the user, this shortcut must not be taken.
+    if datastore == "operational"
+        && let Some(f) = &filter
+        && let Some(data) = monitoring::statistics_reply(state, f, with_defaults)
+    {
+        return Ok(ReplyBody::Xml(format!("<data>{data}</data>")));
+    }
+    // netconf-state is built only when the filter can select it, and then
+    // only the children the filter can select.
     let netconf_state = (datastore == "operational"
         && filter.is_none_or(|f| f.may_select(MONITORING_NS, "netconf-state")))
-    .then(|| monitoring::netconf_state(state));
+    .then(|| monitoring::netconf_state(state, filter.as_ref()));
     // RFC 5277 §3.2.5: the event streams, likewise.
     let streams = (datastore == "operational"
         && filter.is_none_or(|f| f.may_select(NETMOD_NOTIFICATION_NS, "netconf")))
