@@ -108,6 +108,9 @@ struct Event {
     message: String,
     /// The content element (for filters).
     content: String,
+    /// Namespace and name of the content element: what access control
+    /// decides on (RFC 8341 §3.4.6).
+    kind: (String, String),
 }
 
 impl Event {
@@ -116,10 +119,12 @@ impl Event {
             "<notification xmlns=\"{NOTIFICATION_NS}\"><eventTime>{}</eventTime>{content}</notification>",
             event_time(time)
         );
+        let kind = event_kind(&content);
         Event {
             time,
             message,
             content,
+            kind,
         }
     }
 
@@ -173,6 +178,38 @@ struct Sink {
     bytes: Arc<AtomicUsize>,
     overflow: CancellationToken,
     subscription: Option<Subscription>,
+    /// Access control of the session's user (RFC 8341 §3.4.6), once it
+    /// subscribed; none: every event passes.
+    access: Option<EventAccess>,
+}
+
+/// Whether a session may receive an event, by the namespace and name of
+/// its content element; counts and logs its own denials.
+pub type EventAccess = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Namespace and local name of an event's content element (as published:
+/// `<name xmlns="ns" …>`); empty strings if it cannot be read.
+fn event_kind(content: &str) -> (String, String) {
+    let Some(rest) = content.trim_start().strip_prefix('<') else {
+        return Default::default();
+    };
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    let name = name.rsplit(':').next().unwrap_or(name).to_owned();
+    let head = &rest[..rest.find('>').unwrap_or(rest.len())];
+    let ns = head
+        .split_once("xmlns=\"")
+        .and_then(|(_, v)| v.split('"').next())
+        .unwrap_or("")
+        .to_owned();
+    (ns, name)
+}
+
+/// RFC 8341 §3.4.6: the event passes the sink's access control.
+fn permitted(sink: &Sink, e: &Event) -> bool {
+    sink.access.as_ref().is_none_or(|a| a(&e.kind.0, &e.kind.1))
 }
 
 struct Subscription {
@@ -365,12 +402,21 @@ impl Notifier {
                 bytes: bytes.clone(),
                 overflow: overflow.clone(),
                 subscription: None,
+                access: None,
             },
         );
         Receiver {
             rx,
             bytes,
             overflow,
+        }
+    }
+
+    /// From now on, events reach the session only if `access` permits them
+    /// (RFC 8341 §3.4.6); replayComplete and notificationComplete always do.
+    pub fn restrict(&self, session_id: u32, access: EventAccess) {
+        if let Some(sink) = lock(&self.inner).sinks.get_mut(&session_id) {
+            sink.access = Some(access);
         }
     }
 
@@ -443,7 +489,7 @@ impl Notifier {
                 if stop.is_some_and(|s| e.time > s) {
                     break;
                 }
-                if selects(sub.filter.as_ref(), e) {
+                if selects(sub.filter.as_ref(), e) && permitted(sink, e) {
                     ok &= offer(sink, limits, session_id, e.message.clone(), false);
                 }
             }
@@ -545,6 +591,7 @@ impl Notifier {
                 continue;
             }
             if !selects(sub.filter.as_ref(), &event)
+                || !permitted(sink, &event)
                 || offer(sink, limits, id, event.message.clone(), false)
             {
                 continue;

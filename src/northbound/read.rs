@@ -124,7 +124,7 @@ pub fn read_data(
     let mut tree = schema.read_tree();
     let build = |tree: &mut crate::schema::ReadTree<'_>| -> Result<(), ReadError> {
         if let Some(c) = config
-            && wants(BGP_CONFIG_NAMESPACE, "bgp")
+            && (wants(BGP_CONFIG_NAMESPACE, "bgp") || wants(crate::nacm::NS, "nacm"))
         {
             tree.add_config(c)?;
         }

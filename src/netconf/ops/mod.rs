@@ -12,7 +12,7 @@ use super::message::{Element, ReplyBody, Rpc};
 use super::notify::{NETMOD_NOTIFICATION_NS, NOTIFICATION_NS};
 use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, ReadFilter, ReadRequest, RpcContext, WITH_DEFAULTS_NS, WithDefaults};
-use crate::auth;
+use crate::nacm::{self, Subject};
 
 /// The base operations on configuration datastores, run by the
 /// application's datastores where it has them.
@@ -50,13 +50,17 @@ pub(crate) async fn dispatch(
     let result = if ns == BASE_NS {
         base_op(state, ctx, rpc).await
     } else if op.is(MONITORING_NS, "get-schema") {
-        match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
-            Ok(()) => check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
-                .and_then(|()| get_schema(state, op)),
-            Err(denied) => Err(denied.into()),
-        }
+        // RFC 8341 §3.4.4: decided before the parameters are looked at.
+        state
+            .app
+            .access()
+            .exec(Subject::of(&ctx.user), nacm::MONITORING_MODULE, "get-schema")
+            .and_then(|()| {
+                check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
+            })
+            .and_then(|()| get_schema(state, op))
     } else if op.is(NOTIFICATION_NS, "create-subscription") {
-        subscription::authorize(ctx)
+        subscription::authorize(state, ctx)
             .and_then(|()| subscription::create_subscription(state, ctx, op))
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
@@ -87,7 +91,12 @@ async fn base_op(
         // capabilities that would need them are not advertised.
         return Err(RpcError::unsupported_operation(name));
     }
-    auth::authorize(&ctx.user.name, ctx.user.level, name)?;
+    // RFC 8341 §3.4.4: access is decided on the operation before its
+    // parameters are validated (close-session is always permitted).
+    state
+        .app
+        .access()
+        .exec(Subject::of(&ctx.user), nacm::NETCONF_MODULE, name)?;
     // RFC 6241 §7: the parameters of each base operation; RFC 6243 §4.5
     // adds <with-defaults> (its own namespace) to get and get-config.
     let parameters: &[&str] = match name {
