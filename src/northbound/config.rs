@@ -301,6 +301,49 @@ pub fn open(
     })
 }
 
+/// The source of a copy-config with the target's `/nacm` added, when the
+/// source has none and the target has some; None: copy as given.
+fn carry_rules(s: &Stores<'_>, target: Datastore, src: CopySource<'_>) -> Option<String> {
+    use yang5::data::Data as _;
+    let path = format!("/{}:nacm", nacm::MODULE);
+    let rules = s.ds.tree(target).find_path(&path).ok()?;
+    let source_xml = match src {
+        // Same source and target: copy-config's invalid-value stands.
+        CopySource::Datastore(ds) if ds == target => return None,
+        CopySource::Datastore(ds) => {
+            if has_nacm(s.ds.tree(ds)) {
+                return None;
+            }
+            s.ds.get_config(ds).ok()?
+        }
+        CopySource::Config(xml) => {
+            let parsed = DataTree::parse_string(
+                s.ds.context(),
+                xml,
+                yang5::data::DataFormat::XML,
+                yang5::data::DataParserFlags::STRICT
+                    | yang5::data::DataParserFlags::NO_VALIDATION
+                    | yang5::data::DataParserFlags::NO_STATE,
+                yang5::data::DataValidationFlags::empty(),
+            );
+            match parsed {
+                Ok(t) if has_nacm(&t) => return None,
+                Ok(_) => xml.to_owned(),
+                // Empty content, or content copy-config will refuse.
+                Err(_) if xml.trim().is_empty() => String::new(),
+                Err(_) => return None,
+            }
+        }
+    };
+    let rules_xml = rules
+        .print_string(
+            yang5::data::DataFormat::XML,
+            yang5::data::DataPrinterFlags::empty(),
+        )
+        .ok()?;
+    Some(source_xml + &rules_xml)
+}
+
 fn has_nacm(tree: &DataTree<'_>) -> bool {
     use yang5::data::Data as _;
     tree.find_path(&format!("/{}:nacm", nacm::MODULE)).is_ok()
@@ -873,6 +916,15 @@ impl ConfigStore {
                 (Named::Datastore(ds), _) => CopySource::Datastore(*ds),
                 (_, Some(xml)) => CopySource::Config(xml),
                 _ => CopySource::Config(""),
+            };
+            // A source without access-control rules leaves the target's
+            // (docs/nacm.md): the rules are invisible below level 3, so a
+            // level-2 round trip (get-config, change, copy-config back)
+            // must not wipe them.
+            let carried = carry_rules(s, target, src);
+            let src = match &carried {
+                Some(xml) => CopySource::Config(xml),
+                None => src,
             };
             // RFC 8341 §3.4.5: the copy replaces the target; what it would
             // create, change or delete is checked first.
