@@ -312,7 +312,10 @@ impl Nacm {
             return Ok(());
         }
         if self.is_recovery(who.name) {
-            info!(user = who.name, op, "recovery session: access control bypassed");
+            info!(
+                user = who.name,
+                op, "recovery session: access control bypassed"
+            );
             return Ok(());
         }
         let rules = self.rules();
@@ -325,10 +328,12 @@ impl Nacm {
         self.denied_operations.fetch_add(1, Ordering::Relaxed);
         let rule = d.describe();
         warn!(user = who.name, module, op, rule = %rule, "access denied");
-        Err(RpcError::access_denied(ProtoOrApp::Protocol).with_message(format!(
-            "access denied: user \"{}\" may not run \"{op}\" ({rule})",
-            who.name
-        )))
+        Err(
+            RpcError::access_denied(ProtoOrApp::Protocol).with_message(format!(
+                "access denied: user \"{}\" may not run \"{op}\" ({rule})",
+                who.name
+            )),
+        )
     }
 
     /// Whether writes of `who` need a per-node check (not when NACM is
@@ -578,9 +583,14 @@ mod tests {
             assert_eq!(nacm.exec_startup_copy(who(level)).is_ok(), level == 3);
             assert_eq!(nacm.checks_writes(who(level)), level < 3);
         }
-        let e = nacm.exec(who(1), crate::schema::MODULE_NAME, "refresh-bgp-vpn-target").unwrap_err();
+        let e = nacm
+            .exec(who(1), crate::schema::MODULE_NAME, "refresh-bgp-vpn-target")
+            .unwrap_err();
         assert!(e.to_string().contains("protocol access-denied"), "{e}");
-        assert!(e.to_string().contains("default (nacm:default-deny-all)"), "{e}");
+        assert!(
+            e.to_string().contains("default (nacm:default-deny-all)"),
+            "{e}"
+        );
         assert_eq!(nacm.denied_operations.load(Ordering::Relaxed) > 0, true);
         nacm.set_recovery_users(["u".to_owned()]);
         assert!(nacm.exec(who(0), NETCONF_MODULE, "kill-session").is_ok());

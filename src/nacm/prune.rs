@@ -70,7 +70,9 @@ pub fn prune_reply(
             .and_then(|ns| modules.get(ns))
             .map_or("", String::as_str);
         let mut path = Vec::new();
-        write_allowed(rules, groups, modules, top, module, &mut path, None, &mut out);
+        write_allowed(
+            rules, groups, modules, top, module, &mut path, None, &mut out,
+        );
     }
     out
 }
@@ -121,7 +123,11 @@ fn write_allowed<'e>(
     if allowed {
         let _ = write!(out, "<{}", el.name);
         if el.ns.as_deref() != parent_ns {
-            let _ = write!(out, " xmlns=\"{}\"", Escaped(el.ns.as_deref().unwrap_or("")));
+            let _ = write!(
+                out,
+                " xmlns=\"{}\"",
+                Escaped(el.ns.as_deref().unwrap_or(""))
+            );
         }
         for a in &el.attrs {
             if a.qname != "xmlns" {
@@ -134,7 +140,16 @@ fn write_allowed<'e>(
             out.push('>');
             let _ = write!(out, "{}", Escaped(&el.text));
             for c in &el.children {
-                write_allowed(rules, groups, modules, c, module, path, el.ns.as_deref(), out);
+                write_allowed(
+                    rules,
+                    groups,
+                    modules,
+                    c,
+                    module,
+                    path,
+                    el.ns.as_deref(),
+                    out,
+                );
             }
             let _ = write!(out, "</{}>", el.name);
         }
@@ -145,7 +160,8 @@ fn write_allowed<'e>(
 /// The namespace → module map for [`prune_reply`], from a schema's list.
 pub fn module_map(list: Vec<(String, String)>) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = list.into_iter().collect();
-    map.entry(NS.to_owned()).or_insert_with(|| MODULE.to_owned());
+    map.entry(NS.to_owned())
+        .or_insert_with(|| MODULE.to_owned());
     map
 }
 
@@ -167,10 +183,25 @@ mod tests {
     fn nacm_hidden_below_level_3_and_bgp_kept() {
         let xml = "<bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as>1</as></global></bgp><nacm xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-acm\"><enable-nacm>true</enable-nacm></nacm>";
         let rules = shipped_rules();
-        let g2 = Nacm::groups(rules, crate::nacm::Subject { name: "u", level: Level::Configuration });
+        let g2 = Nacm::groups(
+            rules,
+            crate::nacm::Subject {
+                name: "u",
+                level: Level::Configuration,
+            },
+        );
         let out = prune_reply(rules, &g2, &map(), xml);
-        assert_eq!(out, "<bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as>1</as></global></bgp>");
-        let g3 = Nacm::groups(rules, crate::nacm::Subject { name: "u", level: Level::Management });
+        assert_eq!(
+            out,
+            "<bgp xmlns=\"urn:ncagent:yang:ncagent-bgp\"><global><as>1</as></global></bgp>"
+        );
+        let g3 = Nacm::groups(
+            rules,
+            crate::nacm::Subject {
+                name: "u",
+                level: Level::Management,
+            },
+        );
         assert_eq!(prune_reply(rules, &g3, &map(), xml), xml);
     }
 

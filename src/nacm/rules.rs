@@ -203,9 +203,7 @@ impl Rules {
         let Ok(nacm) = tree.find_path(&format!("/{MODULE}:nacm")) else {
             return rules;
         };
-        let flag = |name: &str, default: bool| {
-            leaf(&nacm, name).map_or(default, |v| v == "true")
-        };
+        let flag = |name: &str, default: bool| leaf(&nacm, name).map_or(default, |v| v == "true");
         rules.enabled = flag("enable-nacm", true);
         rules.external_groups = flag("enable-external-groups", true);
         if let Some(v) = leaf(&nacm, "read-default") {
@@ -586,11 +584,25 @@ mod tests {
             ..Rules::default()
         };
         r.lists = vec![
-            list("a", &["ops"], vec![rule("deny-lock", "ietf-netconf", RuleType::Rpc("lock".into()), "exec", Action::Deny)]),
-            list("b", &["*"], vec![
-                rule("all-nc", "ietf-netconf", RuleType::Any, "*", Action::Permit),
-                rule("never", "*", RuleType::Any, "*", Action::Deny),
-            ]),
+            list(
+                "a",
+                &["ops"],
+                vec![rule(
+                    "deny-lock",
+                    "ietf-netconf",
+                    RuleType::Rpc("lock".into()),
+                    "exec",
+                    Action::Deny,
+                )],
+            ),
+            list(
+                "b",
+                &["*"],
+                vec![
+                    rule("all-nc", "ietf-netconf", RuleType::Any, "*", Action::Permit),
+                    rule("never", "*", RuleType::Any, "*", Action::Deny),
+                ],
+            ),
         ];
         let ops = g(&["ops"]);
         let d = r.exec(&ops, "ietf-netconf", "lock", false);
@@ -598,14 +610,24 @@ mod tests {
         assert_eq!(d.describe(), "rule \"deny-lock\" of rule-list \"a\"");
         assert!(r.exec(&ops, "ietf-netconf", "unlock", false).permitted());
         // A rule matches before the extension's default.
-        assert!(r.exec(&g(&["x"]), "ietf-netconf", "kill-session", true).permitted());
+        assert!(
+            r.exec(&g(&["x"]), "ietf-netconf", "kill-session", true)
+                .permitted()
+        );
         assert!(!r.exec(&g(&["x"]), "m", "rpc", false).permitted());
         // Access bits: a read-only rule does not match exec.
-        r.lists = vec![list("c", &["*"], vec![rule("ro", "*", RuleType::Any, "read", Action::Permit)])];
+        r.lists = vec![list(
+            "c",
+            &["*"],
+            vec![rule("ro", "*", RuleType::Any, "read", Action::Permit)],
+        )];
         assert_eq!(r.exec(&ops, "m", "rpc", false).default, "exec-default deny");
         r.exec_default = Action::Permit;
         assert!(r.exec(&ops, "m", "rpc", false).permitted());
-        assert_eq!(r.exec(&ops, "m", "rpc", true).default, "nacm:default-deny-all");
+        assert_eq!(
+            r.exec(&ops, "m", "rpc", true).default,
+            "nacm:default-deny-all"
+        );
         r.enabled = false;
         assert!(r.exec(&ops, "m", "rpc", true).permitted());
     }
@@ -613,17 +635,47 @@ mod tests {
     #[test]
     fn data_paths_defaults_and_extensions() {
         let mut r = Rules::default();
-        r.lists = vec![list("l", &["g"], vec![
-            rule("no-peer", "*", RuleType::Path(parse_path("/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']")), "read update", Action::Deny),
-            rule("w", "ncagent-bgp", RuleType::Any, "create update delete", Action::Permit),
-        ])];
+        r.lists = vec![list(
+            "l",
+            &["g"],
+            vec![
+                rule(
+                    "no-peer",
+                    "*",
+                    RuleType::Path(parse_path(
+                        "/ncagent-bgp:bgp/neighbors/neighbor[address='10.0.0.1']",
+                    )),
+                    "read update",
+                    Action::Deny,
+                ),
+                rule(
+                    "w",
+                    "ncagent-bgp",
+                    RuleType::Any,
+                    "create update delete",
+                    Action::Permit,
+                ),
+            ],
+        )];
         let key = |k: &str| (k == "address").then(|| "10.0.0.1".to_owned());
         let other = |k: &str| (k == "address").then(|| "10.0.0.2".to_owned());
         let path = |f: &'static dyn Fn(&str) -> Option<String>| {
             vec![
-                NodeStep { module: "ncagent-bgp", name: "bgp", key: &no_key },
-                NodeStep { module: "ncagent-bgp", name: "neighbors", key: &no_key },
-                NodeStep { module: "ncagent-bgp", name: "neighbor", key: f },
+                NodeStep {
+                    module: "ncagent-bgp",
+                    name: "bgp",
+                    key: &no_key,
+                },
+                NodeStep {
+                    module: "ncagent-bgp",
+                    name: "neighbors",
+                    key: &no_key,
+                },
+                NodeStep {
+                    module: "ncagent-bgp",
+                    name: "neighbor",
+                    key: f,
+                },
             ]
         };
         let gs = g(&["g"]);
@@ -631,35 +683,98 @@ mod tests {
         let p2 = path(Box::leak(Box::new(other)));
         assert!(!r.data(&gs, Access::Read, &p1, Extension::None).permitted());
         assert!(r.data(&gs, Access::Read, &p2, Extension::None).permitted());
-        assert!(!r.data(&gs, Access::Update, &p1, Extension::None).permitted());
-        assert!(r.data(&gs, Access::Update, &p2, Extension::None).permitted());
+        assert!(
+            !r.data(&gs, Access::Update, &p1, Extension::None)
+                .permitted()
+        );
+        assert!(
+            r.data(&gs, Access::Update, &p2, Extension::None)
+                .permitted()
+        );
         // Delete matches the second rule; the first has no delete bit.
-        assert!(r.data(&gs, Access::Delete, &p1, Extension::None).permitted());
-        let nacm = [NodeStep { module: MODULE, name: "nacm", key: &no_key }];
-        assert!(!r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyAll).permitted());
-        assert!(r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyWrite).permitted());
-        assert!(!r.data(&gs, Access::Update, &nacm, Extension::DefaultDenyWrite).permitted());
-        assert_eq!(r.data(&gs, Access::Create, &nacm, Extension::None).default, "write-default deny");
+        assert!(
+            r.data(&gs, Access::Delete, &p1, Extension::None)
+                .permitted()
+        );
+        let nacm = [NodeStep {
+            module: MODULE,
+            name: "nacm",
+            key: &no_key,
+        }];
+        assert!(
+            !r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyAll)
+                .permitted()
+        );
+        assert!(
+            r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyWrite)
+                .permitted()
+        );
+        assert!(
+            !r.data(&gs, Access::Update, &nacm, Extension::DefaultDenyWrite)
+                .permitted()
+        );
+        assert_eq!(
+            r.data(&gs, Access::Create, &nacm, Extension::None).default,
+            "write-default deny"
+        );
         assert!(!r.permits_all_data(&gs, Access::Read));
-        r.lists.insert(0, list("all", &["g"], vec![rule("all", "*", RuleType::Any, "*", Action::Permit)]));
+        r.lists.insert(
+            0,
+            list(
+                "all",
+                &["g"],
+                vec![rule("all", "*", RuleType::Any, "*", Action::Permit)],
+            ),
+        );
         assert!(r.permits_all_data(&gs, Access::Read));
-        assert!(r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyAll).permitted());
+        assert!(
+            r.data(&gs, Access::Read, &nacm, Extension::DefaultDenyAll)
+                .permitted()
+        );
     }
 
     #[test]
     fn notifications() {
         let mut r = Rules::default();
-        r.lists = vec![list("l", &["g"], vec![rule(
-            "no-start",
-            "ietf-netconf-notifications",
-            RuleType::Notification("netconf-session-start".into()),
-            "read",
-            Action::Deny,
-        )])];
+        r.lists = vec![list(
+            "l",
+            &["g"],
+            vec![rule(
+                "no-start",
+                "ietf-netconf-notifications",
+                RuleType::Notification("netconf-session-start".into()),
+                "read",
+                Action::Deny,
+            )],
+        )];
         let gs = g(&["g"]);
-        assert!(!r.notification(&gs, "ietf-netconf-notifications", "netconf-session-start", false).permitted());
-        assert!(r.notification(&gs, "ietf-netconf-notifications", "netconf-session-end", false).permitted());
-        assert!(r.notification(&g(&["h"]), "ietf-netconf-notifications", "netconf-session-start", false).permitted());
+        assert!(
+            !r.notification(
+                &gs,
+                "ietf-netconf-notifications",
+                "netconf-session-start",
+                false
+            )
+            .permitted()
+        );
+        assert!(
+            r.notification(
+                &gs,
+                "ietf-netconf-notifications",
+                "netconf-session-end",
+                false
+            )
+            .permitted()
+        );
+        assert!(
+            r.notification(
+                &g(&["h"]),
+                "ietf-netconf-notifications",
+                "netconf-session-start",
+                false
+            )
+            .permitted()
+        );
         assert!(!r.notification(&gs, "m", "n", true).permitted());
         r.read_default = Action::Deny;
         assert!(!r.notification(&gs, "m", "n", false).permitted());
@@ -669,7 +784,10 @@ mod tests {
     fn groups_external_and_own() {
         let mut r = Rules::default();
         r.members.insert("bob".into(), g(&["sec"]));
-        assert_eq!(r.groups_of("bob", &["monitoring"]), g(&["monitoring", "sec"]));
+        assert_eq!(
+            r.groups_of("bob", &["monitoring"]),
+            g(&["monitoring", "sec"])
+        );
         r.external_groups = false;
         assert_eq!(r.groups_of("bob", &["monitoring"]), g(&["sec"]));
         assert!(r.groups_of("al", &["monitoring"]).is_empty());

@@ -27,7 +27,6 @@ use yang5::context::Context;
 use yang5::data::DataTree;
 
 use super::events;
-use crate::nacm::{self, Nacm, Subject, WriteDenied};
 use crate::bgp::{BgpConfig, BgpError, BgpHandle, ReconfigureError};
 use crate::datastore::bgp::{BgpIntent, seed_tree};
 use crate::datastore::diff::{self, Change};
@@ -35,6 +34,7 @@ use crate::datastore::{
     CopySource, Datastore, DatastoreError, Datastores, DefaultOperation, EditOptions, ErrorOption,
     ErrorTag, SessionId, Snapshot, StartupOrigin, StartupStore, TestOption,
 };
+use crate::nacm::{self, Nacm, Subject, WriteDenied};
 use crate::netconf::error::{BASE_NS, Escaped, ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::{Element, ReplyBody, Rpc};
 use crate::netconf::notify::{ChangedBy, ConfirmEvent, Notifier, SessionInfo};
@@ -928,9 +928,7 @@ impl ConfigStore {
             };
             // RFC 8341 §3.4.5: the copy replaces the target; what it would
             // create, change or delete is checked first.
-            if check
-                && let Err(d) = self.check_copy(s, who, target, src)
-            {
+            if check && let Err(d) = self.check_copy(s, who, target, src) {
                 return (Err(one(write_error(&s.ds, who.name, &d))), false);
             }
             match s.ds.copy_config(sid, target, src) {
@@ -961,7 +959,8 @@ impl ConfigStore {
         let old = s.ds.tree(target);
         match src {
             CopySource::Datastore(ds) => {
-                self.nacm.check_writes(who, "copy-config", old, s.ds.tree(ds))
+                self.nacm
+                    .check_writes(who, "copy-config", old, s.ds.tree(ds))
             }
             CopySource::Config(xml) => {
                 let new = if xml.trim().is_empty() {

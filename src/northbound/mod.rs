@@ -12,9 +12,9 @@ mod state;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::nacm::{self, Nacm, Subject};
 use crate::bgp::BgpHandle;
 use crate::datastore::Datastore;
+use crate::nacm::{self, Nacm, Subject};
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
 use crate::netconf::notify::Notifier;
@@ -145,9 +145,7 @@ impl Application for Agent {
         Box::pin(async move {
             // RFC 8341 §3.2.1.1: the counters, state of /nacm, in <get>
             // (merged with running's /nacm by the read tree).
-            if !req.config_only()
-                && req.filter.is_none_or(|f| f.may_select(nacm::NS, "nacm"))
-            {
+            if !req.config_only() && req.filter.is_none_or(|f| f.may_select(nacm::NS, "nacm")) {
                 let counters = self.config.nacm().counters_xml();
                 req.streams = Some(match req.streams.take() {
                     Some(s) => s + &counters,
@@ -171,10 +169,7 @@ impl Application for Agent {
                 read::read_data(&self.schema, Some(tree), snapshot.as_ref(), &req)
             })?;
             // RFC 8341 §3.4.5: what the user may not read is left out.
-            Ok(self
-                .config
-                .nacm()
-                .filter_read(Subject::of(&ctx.user), data))
+            Ok(self.config.nacm().filter_read(Subject::of(&ctx.user), data))
         })
     }
 

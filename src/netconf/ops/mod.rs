@@ -54,7 +54,11 @@ pub(crate) async fn dispatch(
         state
             .app
             .access()
-            .exec(Subject::of(&ctx.user), nacm::MONITORING_MODULE, "get-schema")
+            .exec(
+                Subject::of(&ctx.user),
+                nacm::MONITORING_MODULE,
+                "get-schema",
+            )
             .and_then(|()| {
                 check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
             })
