@@ -591,7 +591,7 @@ mod tests {
             e.to_string().contains("default (nacm:default-deny-all)"),
             "{e}"
         );
-        assert_eq!(nacm.denied_operations.load(Ordering::Relaxed) > 0, true);
+        assert!(nacm.denied_operations.load(Ordering::Relaxed) > 0);
         nacm.set_recovery_users(["u".to_owned()]);
         assert!(nacm.exec(who(0), NETCONF_MODULE, "kill-session").is_ok());
     }

@@ -57,6 +57,11 @@ pub fn prune_reply(
     modules: &HashMap<String, String>,
     xml: &str,
 ) -> String {
+    if rules.read_decided_at_top(groups)
+        && let Some(out) = prune_top_level(rules, groups, modules, xml)
+    {
+        return out;
+    }
     let wrapped = format!("<data>{xml}</data>");
     let Ok(root) = parse_document(wrapped.as_bytes()) else {
         tracing::warn!("a reply could not be filtered by access control: left empty");
@@ -77,6 +82,72 @@ pub fn prune_reply(
     out
 }
 
+/// [`prune_reply`] when the decisions are the top-level nodes': whole
+/// top-level elements are kept or left out, by a scan without building a
+/// tree (the reply is not re-serialized). None: not the XML expected.
+fn prune_top_level(
+    rules: &Rules,
+    groups: &[String],
+    modules: &HashMap<String, String>,
+    xml: &str,
+) -> Option<String> {
+    use quick_xml::events::{BytesStart, Event};
+    let decide = |e: &BytesStart<'_>| -> bool {
+        let ns = e
+            .attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == b"xmlns")
+            .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+            .unwrap_or_default();
+        let module = modules.get(&ns).map_or("", String::as_str);
+        let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let step = [NodeStep {
+            module,
+            name: &name,
+            key: &|_| None,
+        }];
+        rules
+            .data(groups, Access::Read, &step, extension_of(module))
+            .permitted()
+    };
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = String::with_capacity(xml.len());
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    let mut keep = true;
+    loop {
+        let before = usize::try_from(reader.buffer_position()).ok()?;
+        let event = reader.read_event().ok()?;
+        let after = usize::try_from(reader.buffer_position()).ok()?;
+        match event {
+            Event::Start(e) => {
+                if depth == 0 {
+                    start = before;
+                    keep = decide(&e);
+                }
+                depth += 1;
+            }
+            Event::Empty(e) => {
+                if depth == 0 && decide(&e) {
+                    out.push_str(xml.get(before..after)?);
+                }
+            }
+            Event::End(_) => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 && keep {
+                    out.push_str(xml.get(start..after)?);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (depth == 0).then_some(out)
+}
+
+/// Reads a child leaf of one step's element (a list key for predicates).
+type KeyFn<'e> = Box<dyn Fn(&str) -> Option<String> + 'e>;
+
 #[allow(clippy::too_many_arguments)]
 fn write_allowed<'e>(
     rules: &Rules,
@@ -93,7 +164,7 @@ fn write_allowed<'e>(
         _ => module,
     };
     path.push((module.to_owned(), el));
-    let key_fns: Vec<Box<dyn Fn(&str) -> Option<String> + '_>> = path
+    let key_fns: Vec<KeyFn<'_>> = path
         .iter()
         .map(|(_, e)| {
             let e: &Element = e;
@@ -102,7 +173,7 @@ fn write_allowed<'e>(
                     .iter()
                     .find(|c| c.name == k)
                     .map(|c| c.text.trim().to_owned())
-            }) as Box<dyn Fn(&str) -> Option<String>>
+            }) as KeyFn<'_>
         })
         .collect();
     let steps: Vec<NodeStep<'_>> = path

@@ -389,6 +389,20 @@ impl Rules {
         })
     }
 
+    /// Whether every read decision for a member of `groups` is the one of
+    /// the top-level node above it (no rule names a deeper path or a list
+    /// entry): a reply is then filtered by its top-level elements alone.
+    pub fn read_decided_at_top(&self, groups: &[String]) -> bool {
+        self.applicable(groups)
+            .filter(|(_, r)| r.access & Access::Read.bit() != 0)
+            .all(|(_, r)| match &r.kind {
+                RuleType::Path(steps) => {
+                    steps.len() <= 1 && steps.iter().all(|s| s.keys.is_empty())
+                }
+                _ => true,
+            })
+    }
+
     /// Whether a member of `groups` is permitted `access` to every data
     /// node (NACM off, or a first applicable rule for that access that is
     /// a permit of everything): then no per-node check is needed.
@@ -537,7 +551,7 @@ fn predicates(mut s: &str) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
 
