@@ -127,10 +127,8 @@ fn prune_top_level(
                 }
                 depth += 1;
             }
-            Event::Empty(e) => {
-                if depth == 0 && decide(&e) {
-                    out.push_str(xml.get(before..after)?);
-                }
+            Event::Empty(e) if depth == 0 && decide(&e) => {
+                out.push_str(xml.get(before..after)?);
             }
             Event::End(_) => {
                 depth = depth.checked_sub(1)?;
