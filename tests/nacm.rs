@@ -281,6 +281,14 @@ async fn a_denied_write_leaves_running_untouched() {
         assert!(denied(&r), "{r}");
         assert!(r.contains("deny-nacm"), "{r}");
         assert!(!get_config(&mut admin).contains("<name>x</name>"));
+        // A level-2 copy of its own view (no /nacm) keeps the rules.
+        let copy = format!(
+            "<copy-config><target><candidate/></target><source><config>{}</config></source></copy-config>",
+            bgp_config()
+        );
+        ok(&op.rpc(&copy));
+        let cand = admin.rpc("<get-config><source><candidate/></source></get-config>");
+        assert!(cand.contains("<name>permit-all</name>"), "{cand}");
     })
     .await;
     agent.stop().await;
