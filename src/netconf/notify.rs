@@ -820,6 +820,41 @@ mod tests {
         assert_eq!(a.queued_bytes(), 0);
     }
 
+    /// RFC 8341 §3.4.6: a restricted session gets only the events its
+    /// check permits, live and replayed; replayComplete always.
+    #[tokio::test]
+    async fn restricted_sessions_get_only_permitted_events() {
+        let hub = Notifier::new(NotifyLimits::default());
+        let start = SystemTime::now();
+        hub.session_start(&who(1));
+        let mut rx = hub.attach(9);
+        let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let log = seen.clone();
+        hub.restrict(
+            9,
+            Arc::new(move |ns: &str, name: &str| {
+                lock(&log).push((ns.to_owned(), name.to_owned()));
+                name != "netconf-session-start"
+            }),
+        );
+        hub.subscribe(9, None, Some(start), None).unwrap();
+        hub.session_start(&who(2));
+        hub.session_end(&who(2), TerminationReason::Closed, None);
+        let got: Vec<String> = drain(&mut rx).into_iter().map(|o| o.message).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("<replayComplete"));
+        assert!(got[1].contains("<netconf-session-end"));
+        let seen = lock(&seen);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(
+            seen[0],
+            (
+                "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications".to_owned(),
+                "netconf-session-start".to_owned()
+            )
+        );
+    }
+
     #[tokio::test]
     async fn replay_from_start_time_then_replay_complete() {
         let hub = Notifier::new(NotifyLimits::default());
