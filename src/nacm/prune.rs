@@ -112,35 +112,29 @@ fn prune_top_level(
     };
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut out = String::with_capacity(xml.len());
-    let mut depth = 0usize;
-    let mut start = 0usize;
-    let mut keep = true;
     loop {
         let before = usize::try_from(reader.buffer_position()).ok()?;
-        let event = reader.read_event().ok()?;
-        let after = usize::try_from(reader.buffer_position()).ok()?;
-        match event {
+        match reader.read_event().ok()? {
             Event::Start(e) => {
-                if depth == 0 {
-                    start = before;
-                    keep = decide(&e);
-                }
-                depth += 1;
-            }
-            Event::Empty(e) if depth == 0 && decide(&e) => {
-                out.push_str(xml.get(before..after)?);
-            }
-            Event::End(_) => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 && keep {
-                    out.push_str(xml.get(start..after)?);
+                let keep = decide(&e);
+                // The element's content is skipped, not parsed into events.
+                reader.read_to_end(e.name()).ok()?;
+                let after = usize::try_from(reader.buffer_position()).ok()?;
+                if keep {
+                    out.push_str(xml.get(before..after)?);
                 }
             }
-            Event::Eof => break,
+            Event::Empty(e) => {
+                let after = usize::try_from(reader.buffer_position()).ok()?;
+                if decide(&e) {
+                    out.push_str(xml.get(before..after)?);
+                }
+            }
+            Event::End(_) => return None,
+            Event::Eof => return Some(out),
             _ => {}
         }
     }
-    (depth == 0).then_some(out)
 }
 
 /// Reads a child leaf of one step's element (a list key for predicates).
