@@ -378,3 +378,29 @@ async fn a_recovery_user_repairs_a_lockout() {
     .await;
     agent.stop().await;
 }
+
+/// An upgrade: a stored startup from before access control (no /nacm)
+/// boots with the shipped rules merged into running, startup as stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_startup_without_rules_boots_with_the_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    // The state directory is the host key's (common::test_config).
+    std::fs::write(dir.path().join("startup.xml"), bgp_config()).unwrap();
+    let config = ncagent::config::Config::from_toml(&test_config(dir.path(), "")).unwrap();
+    let running = ncagent::agent::start(config).await.unwrap();
+    let addr = running.local_addr;
+    blocking(move || {
+        let mut admin = Client::connect_hello(addr, ADMIN);
+        let r = get_config(&mut admin);
+        assert!(
+            r.contains("<bgp xmlns") && r.contains("<name>permit-all</name>"),
+            "{r}"
+        );
+        let s = admin.rpc("<get-config><source><startup/></source></get-config>");
+        assert!(s.contains("<bgp xmlns") && !s.contains("<nacm"), "{s}");
+        let mut mon = Client::connect_hello(addr, MONITOR);
+        assert!(denied(&mon.rpc(&refresh())));
+    })
+    .await;
+    running.stop().await;
+}
