@@ -198,6 +198,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let l = &config.limits;
     let rpc_timeout = Duration::from_secs(l.rpc_timeout_secs);
     let store = opened.into_store(bgp.clone(), rpc_timeout);
+    store.nacm().set_recovery_users(
+        config
+            .users
+            .iter()
+            .filter(|u| u.recovery)
+            .map(|u| u.name.clone()),
+    );
     let notifier = Notifier::new(l.notify_limits());
     let app = Arc::new(
         Agent::new(schema, bgp.clone(), rpc_timeout, store)?.with_notifier(notifier.clone()),

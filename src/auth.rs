@@ -1,5 +1,6 @@
-//! Users, their levels, password and public-key checks, login throttling, and
-//! access decisions (SPEC §7: levels 0–3 as on the switch).
+//! Users, their levels, password and public-key checks and login
+//! throttling (SPEC §7: levels 0–3 as on the switch). Access decisions are
+//! NACM's (`crate::nacm`, RFC 8341): the levels are its groups.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -209,59 +210,6 @@ impl Throttle {
     }
 }
 
-/// The name [`authorize`] is given for a copy-config with startup as its
-/// target or source: saving or loading the boot configuration is a
-/// management task, as on the switch.
-pub const COPY_CONFIG_STARTUP: &str = "copy-config (startup)";
-
-/// The level an operation needs (SPEC §7; the seed's default level 2 for
-/// `refresh bgp vpn-target`). Editing, validating, committing and locking
-/// configuration is configuration work (2); deleting a datastore and
-/// copying to or from startup are management tasks (3).
-pub fn required_level(op: &str) -> Level {
-    match op {
-        "close-session" => Level::Visit,
-        "get" | "get-config" | "get-schema" => Level::Monitoring,
-        "kill-session" | "delete-config" | COPY_CONFIG_STARTUP => Level::Management,
-        _ => Level::Configuration,
-    }
-}
-
-/// An operation refused to a user whose level is too low (SPEC §7). The
-/// NETCONF layer maps it once to `access-denied` (RFC 6241 Appendix A).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "user \"{user}\" has level {} ({}); \"{op}\" needs level {} ({})",
-    *.have as u8, .have.as_str(), *.need as u8, .need.as_str()
-)]
-pub struct Denied {
-    pub user: String,
-    pub op: String,
-    pub have: Level,
-    pub need: Level,
-}
-
-/// Decides whether `user` at `level` may run `op`; a denial is logged.
-pub fn authorize(user: &str, level: Level, op: &str) -> Result<(), Denied> {
-    let need = required_level(op);
-    if level >= need {
-        return Ok(());
-    }
-    tracing::warn!(
-        user,
-        op,
-        have = level as u8,
-        need = need as u8,
-        "access denied"
-    );
-    Err(Denied {
-        user: user.to_owned(),
-        op: op.to_owned(),
-        have: level,
-        need,
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -293,18 +241,6 @@ mod tests {
         assert!(users.check_key("k", &[1, 2, 3]).is_some());
         assert!(users.check_key("k", &[1, 2]).is_none());
         assert!(users.check_key("other", &[1, 2, 3]).is_none());
-    }
-
-    #[test]
-    fn levels() {
-        assert!(authorize("u", Level::Monitoring, "get").is_ok());
-        let e = authorize("u", Level::Monitoring, "refresh-bgp-vpn-target").unwrap_err();
-        assert_eq!((e.have, e.need), (Level::Monitoring, Level::Configuration));
-        assert_eq!(
-            e.to_string(),
-            "user \"u\" has level 1 (monitoring); \"refresh-bgp-vpn-target\" needs level 2 (configuration)"
-        );
-        assert!(authorize("u", Level::Configuration, "refresh-bgp-vpn-target").is_ok());
     }
 
     #[test]

@@ -221,6 +221,11 @@ pub struct UserConfig {
     /// 0 visit, 1 monitoring, 2 configuration, 3 management (read through
     /// `Level`'s one check).
     pub level: Level,
+    /// RFC 8341 §3.4 recovery session: this user's sessions bypass access
+    /// control (each bypass logged), so that rules that lock everybody out
+    /// can be repaired. Level 3 only (docs/nacm.md).
+    #[serde(default)]
+    pub recovery: bool,
 }
 
 impl Config {
@@ -377,6 +382,15 @@ impl Config {
                         ),
                     )
                 })?;
+            }
+            if u.recovery && u.level != Level::Management {
+                return Err(ConfigError::invalid(
+                    format!("{key}.recovery"),
+                    format!(
+                        "user \"{}\": a recovery user (bypassing access control) must have level 3",
+                        u.name
+                    ),
+                ));
             }
             if u.password_hash.is_none() && u.authorized_keys.is_empty() {
                 return Err(ConfigError::invalid(

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bgp;
 pub mod config;
 pub mod datastore;
+pub mod nacm;
 pub mod netconf;
 pub mod northbound;
 pub mod schema;

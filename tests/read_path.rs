@@ -50,6 +50,8 @@ fn yanglint(data: &str) {
         "nc-notifications@2008-07-14.yang",
         "ietf-netconf-notifications@2012-02-06.yang",
         "ncagent-bgp-events@2026-11-29.yang",
+        // RFC 8341: /nacm (running's rules and the counters).
+        "ietf-netconf-acm@2018-02-14.yang",
     ];
     let out = Command::new("yanglint")
         .arg("-p")

@@ -342,12 +342,6 @@ impl RpcError {
 
 /// SPEC §7: a denial answers `access-denied`, type protocol (RFC 6241
 /// Appendix A), with the levels in the message.
-impl From<crate::auth::Denied> for RpcError {
-    fn from(d: crate::auth::Denied) -> Self {
-        RpcError::access_denied(ProtoOrApp::Protocol).with_message(d.to_string())
-    }
-}
-
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.error_type.as_str(), self.tag.as_str())?;

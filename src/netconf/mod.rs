@@ -194,4 +194,9 @@ pub trait Application: Send + Sync + 'static {
 
     /// The `<schemas>` element of `netconf-state` (RFC 6022 §2.1.3).
     fn monitoring_schemas(&self) -> Option<String>;
+
+    /// The access control (RFC 8341) the operations are checked against.
+    fn access(&self) -> std::sync::Arc<crate::nacm::Nacm> {
+        crate::nacm::fallback()
+    }
 }

@@ -108,6 +108,9 @@ struct Event {
     message: String,
     /// The content element (for filters).
     content: String,
+    /// Namespace and name of the content element: what access control
+    /// decides on (RFC 8341 §3.4.6).
+    kind: (String, String),
 }
 
 impl Event {
@@ -116,10 +119,12 @@ impl Event {
             "<notification xmlns=\"{NOTIFICATION_NS}\"><eventTime>{}</eventTime>{content}</notification>",
             event_time(time)
         );
+        let kind = event_kind(&content);
         Event {
             time,
             message,
             content,
+            kind,
         }
     }
 
@@ -173,6 +178,38 @@ struct Sink {
     bytes: Arc<AtomicUsize>,
     overflow: CancellationToken,
     subscription: Option<Subscription>,
+    /// Access control of the session's user (RFC 8341 §3.4.6), once it
+    /// subscribed; none: every event passes.
+    access: Option<EventAccess>,
+}
+
+/// Whether a session may receive an event, by the namespace and name of
+/// its content element; counts and logs its own denials.
+pub type EventAccess = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Namespace and local name of an event's content element (as published:
+/// `<name xmlns="ns" …>`); empty strings if it cannot be read.
+fn event_kind(content: &str) -> (String, String) {
+    let Some(rest) = content.trim_start().strip_prefix('<') else {
+        return Default::default();
+    };
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    let name = name.rsplit(':').next().unwrap_or(name).to_owned();
+    let head = &rest[..rest.find('>').unwrap_or(rest.len())];
+    let ns = head
+        .split_once("xmlns=\"")
+        .and_then(|(_, v)| v.split('"').next())
+        .unwrap_or("")
+        .to_owned();
+    (ns, name)
+}
+
+/// RFC 8341 §3.4.6: the event passes the sink's access control.
+fn permitted(sink: &Sink, e: &Event) -> bool {
+    sink.access.as_ref().is_none_or(|a| a(&e.kind.0, &e.kind.1))
 }
 
 /// An XPath filter of a subscription (RFC 5277 §3.6, RFC 6241 §8.9),
@@ -392,12 +429,21 @@ impl Notifier {
                 bytes: bytes.clone(),
                 overflow: overflow.clone(),
                 subscription: None,
+                access: None,
             },
         );
         Receiver {
             rx,
             bytes,
             overflow,
+        }
+    }
+
+    /// From now on, events reach the session only if `access` permits them
+    /// (RFC 8341 §3.4.6); replayComplete and notificationComplete always do.
+    pub fn restrict(&self, session_id: u32, access: EventAccess) {
+        if let Some(sink) = lock(&self.inner).sinks.get_mut(&session_id) {
+            sink.access = Some(access);
         }
     }
 
@@ -470,7 +516,7 @@ impl Notifier {
                 if stop.is_some_and(|s| e.time > s) {
                     break;
                 }
-                if selects(sub.filter.as_ref(), e) {
+                if selects(sub.filter.as_ref(), e) && permitted(sink, e) {
                     ok &= offer(sink, limits, session_id, e.message.clone(), false);
                 }
             }
@@ -572,6 +618,7 @@ impl Notifier {
                 continue;
             }
             if !selects(sub.filter.as_ref(), &event)
+                || !permitted(sink, &event)
                 || offer(sink, limits, id, event.message.clone(), false)
             {
                 continue;
@@ -803,6 +850,41 @@ mod tests {
         assert!(got[0].message.contains("<session-id>3</session-id>"));
         assert!(drain(&mut b).is_empty());
         assert_eq!(a.queued_bytes(), 0);
+    }
+
+    /// RFC 8341 §3.4.6: a restricted session gets only the events its
+    /// check permits, live and replayed; replayComplete always.
+    #[tokio::test]
+    async fn restricted_sessions_get_only_permitted_events() {
+        let hub = Notifier::new(NotifyLimits::default());
+        let start = SystemTime::now();
+        hub.session_start(&who(1));
+        let mut rx = hub.attach(9);
+        let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let log = seen.clone();
+        hub.restrict(
+            9,
+            Arc::new(move |ns: &str, name: &str| {
+                lock(&log).push((ns.to_owned(), name.to_owned()));
+                name != "netconf-session-start"
+            }),
+        );
+        hub.subscribe(9, None, Some(start), None).unwrap();
+        hub.session_start(&who(2));
+        hub.session_end(&who(2), TerminationReason::Closed, None);
+        let got: Vec<String> = drain(&mut rx).into_iter().map(|o| o.message).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("<replayComplete"));
+        assert!(got[1].contains("<netconf-session-end"));
+        let seen = lock(&seen);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(
+            seen[0],
+            (
+                "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications".to_owned(),
+                "netconf-session-start".to_owned()
+            )
+        );
     }
 
     #[tokio::test]

@@ -27,7 +27,6 @@ use yang5::context::Context;
 use yang5::data::DataTree;
 
 use super::events;
-use crate::auth;
 use crate::bgp::{BgpConfig, BgpError, BgpHandle, ReconfigureError};
 use crate::datastore::bgp::{BgpIntent, seed_tree};
 use crate::datastore::diff::{self, Change};
@@ -35,6 +34,7 @@ use crate::datastore::{
     CopySource, Datastore, DatastoreError, Datastores, DefaultOperation, EditOptions, ErrorOption,
     ErrorTag, SessionId, Snapshot, StartupOrigin, StartupStore, TestOption,
 };
+use crate::nacm::{self, Nacm, Subject, WriteDenied};
 use crate::netconf::error::{BASE_NS, Escaped, ProtoOrApp, RpcError, RpcProtoOrApp};
 use crate::netconf::message::{Element, ReplyBody, Rpc};
 use crate::netconf::notify::{ChangedBy, ConfirmEvent, Notifier, SessionInfo};
@@ -119,6 +119,8 @@ pub enum OpenError {
 pub struct OpenedStore {
     cell: Cell,
     extras: EngineExtras,
+    /// The access-control rules of running at boot.
+    nacm: Arc<Nacm>,
 }
 
 impl OpenedStore {
@@ -141,6 +143,7 @@ impl OpenedStore {
             generation: AtomicU64::new(0),
             timer: Mutex::new(None),
             notifier: OnceLock::new(),
+            nacm: self.nacm,
         })
     }
 }
@@ -161,6 +164,9 @@ pub struct ConfigStore {
     /// Where changes of running and confirmed commits are announced
     /// (RFC 6470 `netconf-config-change`, `netconf-confirmed-commit`).
     notifier: OnceLock<Arc<Notifier>>,
+    /// Access control (RFC 8341): its rules are running's `/nacm`,
+    /// reloaded whenever running changes.
+    nacm: Arc<Nacm>,
 }
 
 /// What changed in running, in the datastore's terms; nothing if a tree
@@ -226,7 +232,12 @@ pub fn open(
     let mut origin = None;
     let cell = Cell::try_new(ctx, |ctx| -> Result<Stores<'_>, OpenError> {
         let seed = match toml_bgp {
-            Some(cfg) if !stored => Some(seed_tree(ctx, cfg).map_err(OpenError::Seed)?),
+            Some(cfg) if !stored => {
+                let mut tree = seed_tree(ctx, cfg).map_err(OpenError::Seed)?;
+                // A new startup gets the shipped access-control rules.
+                with_default_rules(ctx, &mut tree).map_err(OpenError::Seed)?;
+                Some(tree)
+            }
             _ => None,
         };
         let (ds, o) = Datastores::open(ctx, store, seed).map_err(|source| OpenError::Startup {
@@ -266,12 +277,102 @@ pub fn open(
         }
         _ => info!("no startup datastore and no [bgp] table: BGP is not configured"),
     }
+    let nacm = Arc::new(Nacm::default());
+    cell.with_dependent_mut(|_, s| {
+        // RFC 8341: running without /nacm (a startup from before access
+        // control, or none) gets the shipped rules, which reproduce the
+        // levels' decisions; startup is left as stored.
+        if !has_nacm(s.ds.tree(Datastore::Running)) {
+            match merge_default_rules(&mut s.ds) {
+                Ok(()) => info!(
+                    "running had no access-control rules (/nacm): the shipped rules were merged in (docs/nacm.md)"
+                ),
+                Err(e) => error!(error = %e, "merging the shipped access-control rules into running"),
+            }
+        }
+        nacm.reload(s.ds.tree(Datastore::Running));
+    });
     Ok(OpenedStore {
         cell,
         extras: EngineExtras {
             send_hold_time: toml_bgp.and_then(|b| b.send_hold_time),
         },
+        nacm,
     })
+}
+
+/// The source of a copy-config with the target's `/nacm` added, when the
+/// source has none and the target has some; None: copy as given.
+fn carry_rules(s: &Stores<'_>, target: Datastore, src: CopySource<'_>) -> Option<String> {
+    use yang5::data::Data as _;
+    let path = format!("/{}:nacm", nacm::MODULE);
+    let rules = s.ds.tree(target).find_path(&path).ok()?;
+    let source_xml = match src {
+        // Same source and target: copy-config's invalid-value stands.
+        CopySource::Datastore(ds) if ds == target => return None,
+        CopySource::Datastore(ds) => {
+            if has_nacm(s.ds.tree(ds)) {
+                return None;
+            }
+            s.ds.get_config(ds).ok()?
+        }
+        CopySource::Config(xml) => {
+            let parsed = DataTree::parse_string(
+                s.ds.context(),
+                xml,
+                yang5::data::DataFormat::XML,
+                yang5::data::DataParserFlags::STRICT
+                    | yang5::data::DataParserFlags::NO_VALIDATION
+                    | yang5::data::DataParserFlags::NO_STATE,
+                yang5::data::DataValidationFlags::empty(),
+            );
+            match parsed {
+                Ok(t) if has_nacm(&t) => return None,
+                Ok(_) => xml.to_owned(),
+                // Empty content, or content copy-config will refuse.
+                Err(_) if xml.trim().is_empty() => String::new(),
+                Err(_) => return None,
+            }
+        }
+    };
+    let rules_xml = rules
+        .print_string(
+            yang5::data::DataFormat::XML,
+            yang5::data::DataPrinterFlags::empty(),
+        )
+        .ok()?;
+    Some(source_xml + &rules_xml)
+}
+
+fn has_nacm(tree: &DataTree<'_>) -> bool {
+    use yang5::data::Data as _;
+    tree.find_path(&format!("/{}:nacm", nacm::MODULE)).is_ok()
+}
+
+/// The shipped rules as a tree of `ctx`.
+fn default_rules(ctx: &Context) -> Result<DataTree<'_>, DatastoreError> {
+    DataTree::parse_string(
+        ctx,
+        nacm::DEFAULT_RULES_XML,
+        yang5::data::DataFormat::XML,
+        yang5::data::DataParserFlags::STRICT | yang5::data::DataParserFlags::NO_VALIDATION,
+        yang5::data::DataValidationFlags::empty(),
+    )
+    .map_err(|e| DatastoreError::internal(format!("the shipped access-control rules: {e}")))
+}
+
+fn with_default_rules(ctx: &Context, tree: &mut DataTree<'_>) -> Result<(), DatastoreError> {
+    let rules = default_rules(ctx)?;
+    tree.merge(&rules)
+        .map_err(|e| DatastoreError::internal(format!("merging the access-control rules: {e}")))
+}
+
+/// running with the shipped rules merged in (a copy-config of running
+/// with them, as session 0, before any session exists); candidate follows.
+fn merge_default_rules(ds: &mut Datastores<'_>) -> Result<(), DatastoreError> {
+    let xml = ds.get_config(Datastore::Running)? + nacm::DEFAULT_RULES_XML;
+    ds.copy_config(0, Datastore::Running, CopySource::Config(&xml))?;
+    ds.candidate_follows_running()
 }
 
 /// Maps a datastore refusal to its `<rpc-error>` (RFC 6241 Appendix A),
@@ -543,6 +644,16 @@ impl ConfigStore {
         self.with(|s| f(s.ds.tree(ds)))
     }
 
+    /// Access control: the rules of running and the counters.
+    pub fn nacm(&self) -> &Arc<Nacm> {
+        &self.nacm
+    }
+
+    /// Rules of running as they are now: after every change of running.
+    fn reload_nacm(&self, s: &Stores<'_>) {
+        self.nacm.reload(s.ds.tree(Datastore::Running));
+    }
+
     /// Announces changes of running and confirmed commits on `notifier`'s
     /// stream from now on (set once; later calls are ignored).
     pub fn set_notifier(&self, notifier: Arc<Notifier>) {
@@ -606,8 +717,14 @@ impl ConfigStore {
         let qualified = qualify_config(rpc);
         let rpc = qualified.as_ref().unwrap_or(rpc);
         let op = &rpc.op;
-        auth::authorize(&ctx.user.name, ctx.user.level, access_name(op))
-            .map_err(|d| one(d.into()))?;
+        // RFC 8341 §3.4.4: the operation is checked before its parameters.
+        let who = Subject::of(&ctx.user);
+        if names_startup(op) {
+            self.nacm.exec_startup_copy(who)
+        } else {
+            self.nacm.exec(who, nacm::NETCONF_MODULE, &op.name)
+        }
+        .map_err(one)?;
         let sid = ctx.session_id;
         match op.name.as_str() {
             "lock" | "unlock" => {
@@ -740,12 +857,38 @@ impl ConfigStore {
                 .with_bad_element("config")));
         };
         let xml = config_content(&declarations(rpc, config), config);
-        let edit = |s: &mut Stores<'_>| match s.ds.edit_config(sid, target, &xml, options) {
-            Ok(()) => (Ok(()), true),
-            Err(f) => (
-                Err(f.errors.iter().map(|e| rpc_error(&s.ds, e)).collect()),
-                f.target_changed,
-            ),
+        let who = Subject::of(&ctx.user);
+        // RFC 8341 §3.4.5: every node the edit creates, changes or deletes
+        // is checked against the write rules; a refusal puts the target
+        // back as it was. (test-only changes nothing: nothing to check.)
+        let check = self.nacm.checks_writes(who) && options.test_option != TestOption::TestOnly;
+        let edit = |s: &mut Stores<'_>| {
+            let candidate_was_changed = s.ds.candidate_changed();
+            let before = if check {
+                match s.ds.snapshot(target) {
+                    Ok(b) => Some(b),
+                    Err(e) => return (Err(one(rpc_error(&s.ds, &e))), false),
+                }
+            } else {
+                None
+            };
+            let (result, changed) = match s.ds.edit_config(sid, target, &xml, options) {
+                Ok(()) => (Ok(()), true),
+                Err(f) => (
+                    Err(f.errors.iter().map(|e| rpc_error(&s.ds, e)).collect()),
+                    f.target_changed,
+                ),
+            };
+            if let (true, Some(before)) = (changed, before)
+                && let Err(d) =
+                    self.nacm
+                        .check_writes(who, "edit-config", before.tree(), s.ds.tree(target))
+            {
+                let err = write_error(&s.ds, who.name, &d);
+                put_back(s, sid, target, before, candidate_was_changed);
+                return (Err(one(err)), false);
+            }
+            (result, changed)
         };
         if target != Datastore::Running || options.test_option == TestOption::TestOnly {
             return self.with(|s| edit(s).0).map(|()| ReplyBody::Ok);
@@ -766,12 +909,28 @@ impl ConfigStore {
             Named::Config(c) => Some(config_content(&declarations(rpc, c), c)),
             Named::Datastore(_) => None,
         };
+        let who = Subject::of(&ctx.user);
+        let check = self.nacm.checks_writes(who);
         let copy = |s: &mut Stores<'_>| {
             let src = match (&source, &content) {
                 (Named::Datastore(ds), _) => CopySource::Datastore(*ds),
                 (_, Some(xml)) => CopySource::Config(xml),
                 _ => CopySource::Config(""),
             };
+            // A source without access-control rules leaves the target's
+            // (docs/nacm.md): the rules are invisible below level 3, so a
+            // level-2 round trip (get-config, change, copy-config back)
+            // must not wipe them.
+            let carried = carry_rules(s, target, src);
+            let src = match &carried {
+                Some(xml) => CopySource::Config(xml),
+                None => src,
+            };
+            // RFC 8341 §3.4.5: the copy replaces the target; what it would
+            // create, change or delete is checked first.
+            if check && let Err(d) = self.check_copy(s, who, target, src) {
+                return (Err(one(write_error(&s.ds, who.name, &d))), false);
+            }
             match s.ds.copy_config(sid, target, src) {
                 Ok(()) => (Ok(()), true),
                 Err(e) => (Err(one(rpc_error(&s.ds, &e))), false),
@@ -785,6 +944,44 @@ impl ConfigStore {
         }
         info!(datastore = target.name(), "copy-config");
         Ok(ReplyBody::Ok)
+    }
+
+    /// The write check of a copy-config, before it runs: the target's
+    /// tree against the source's. A `<config>` that does not parse is
+    /// left to copy-config to refuse.
+    fn check_copy(
+        &self,
+        s: &Stores<'_>,
+        who: Subject<'_>,
+        target: Datastore,
+        src: CopySource<'_>,
+    ) -> Result<(), WriteDenied> {
+        let old = s.ds.tree(target);
+        match src {
+            CopySource::Datastore(ds) => {
+                self.nacm
+                    .check_writes(who, "copy-config", old, s.ds.tree(ds))
+            }
+            CopySource::Config(xml) => {
+                let new = if xml.trim().is_empty() {
+                    DataTree::new(s.ds.context())
+                } else {
+                    match DataTree::parse_string(
+                        s.ds.context(),
+                        xml,
+                        yang5::data::DataFormat::XML,
+                        yang5::data::DataParserFlags::STRICT
+                            | yang5::data::DataParserFlags::NO_VALIDATION
+                            | yang5::data::DataParserFlags::NO_STATE,
+                        yang5::data::DataValidationFlags::empty(),
+                    ) {
+                        Ok(t) => t,
+                        Err(_) => return Ok(()),
+                    }
+                };
+                self.nacm.check_writes(who, "copy-config", old, &new)
+            }
+        }
     }
 
     /// RFC 6241 §8.3.4.1 `<commit>` and §8.4.5.1 confirmed commit.
@@ -966,6 +1163,7 @@ impl ConfigStore {
                 return None;
             }
             let changes = undone.map(|u| changes_between(u.tree(), s.ds.tree(Datastore::Running)));
+            self.reload_nacm(s);
             Some((
                 engine_config(s.ds.tree(Datastore::Running), extras),
                 changes,
@@ -1046,6 +1244,8 @@ impl ConfigStore {
                         warn!(error = %e, "candidate could not follow running");
                     }
                     on_applied(s);
+                    // RFC 8341: a rule change applies from the next RPC.
+                    self.reload_nacm(s);
                     changes
                 });
                 // RFC 6470 §2.1: running changed, and who changed it.
@@ -1179,17 +1379,71 @@ fn qualify_config(rpc: &Rpc) -> Option<Rpc> {
     Some(out)
 }
 
-/// The name access is decided on (SPEC §7): copying to or from startup is
-/// a management task, so copy-config is named by its datastores.
-fn access_name(op: &Element) -> &str {
-    let names_startup = |param: &str| {
+/// Whether `op` is a copy-config to or from startup: saving or loading
+/// the boot configuration, which carries the access-control rules
+/// (docs/nacm.md).
+fn names_startup(op: &Element) -> bool {
+    let startup = |param: &str| {
         op.child(BASE_NS, param)
             .is_some_and(|p| p.child(BASE_NS, "startup").is_some())
     };
-    if op.name == "copy-config" && (names_startup("target") || names_startup("source")) {
-        auth::COPY_CONFIG_STARTUP
-    } else {
-        op.name.as_str()
+    op.name == "copy-config" && (startup("target") || startup("source"))
+}
+
+/// A refused data write (RFC 8341 §3.4.5): `access-denied` in the
+/// application layer (the data, not the operation, is refused), with the
+/// path of the node.
+fn write_error(ds: &Datastores<'_>, who: &str, d: &WriteDenied) -> RpcError {
+    let mut r = RpcError::access_denied(ProtoOrApp::Application).with_message(format!(
+        "access denied: user \"{who}\" may not {} {} ({})",
+        d.access.as_str(),
+        d.path,
+        d.decision.describe()
+    ));
+    let at = DatastoreError::new(ErrorTag::OperationFailed, String::new()).at(d.path.clone());
+    if let Some(path) = ds.xml_error_path(&at) {
+        r = r.with_path(path.xpath);
+        for (prefix, ns) in path.namespaces {
+            r = r.with_path_ns(prefix, ns);
+        }
+    }
+    r
+}
+
+/// Puts a datastore back after a write NACM refused: running as the
+/// commit machinery does; candidate by discard-changes when nobody had
+/// changed it, else by a copy of what it held.
+fn put_back<'c>(
+    s: &mut Stores<'c>,
+    sid: SessionId,
+    target: Datastore,
+    before: Snapshot<'c>,
+    candidate_was_changed: bool,
+) {
+    use yang5::data::Data as _;
+    let r = match target {
+        Datastore::Running => {
+            s.ds.put_back_running(before, None);
+            Ok(())
+        }
+        Datastore::Candidate if !candidate_was_changed => s.ds.discard_changes(sid),
+        _ => {
+            let xml = if before.tree().reference().is_none() {
+                Ok(String::new())
+            } else {
+                before
+                    .tree()
+                    .print_string(
+                        yang5::data::DataFormat::XML,
+                        yang5::data::DataPrinterFlags::WITH_SIBLINGS,
+                    )
+                    .map_err(|e| DatastoreError::internal(e.to_string()))
+            };
+            xml.and_then(|xml| s.ds.copy_config(sid, target, CopySource::Config(&xml)))
+        }
+    };
+    if let Err(e) = r {
+        error!(datastore = target.name(), error = %e, "putting a datastore back after a refused write");
     }
 }
 

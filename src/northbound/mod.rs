@@ -12,9 +12,9 @@ mod state;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::auth;
 use crate::bgp::BgpHandle;
 use crate::datastore::Datastore;
+use crate::nacm::{self, Nacm, Subject};
 use crate::netconf::error::RpcError;
 use crate::netconf::message::{ReplyBody, Rpc};
 use crate::netconf::notify::{EventSelector, Notifier};
@@ -60,6 +60,11 @@ impl Agent {
                 return Err(MissingHandler { module, rpc });
             }
         }
+        // RFC 8341 rules name modules; requests, replies and events carry
+        // namespaces.
+        config
+            .nacm()
+            .set_modules(nacm::module_map(schema.module_namespaces()));
         Ok(Agent {
             schema: Arc::new(schema),
             bgp,
@@ -132,7 +137,9 @@ impl Application for Agent {
             // the right learns nothing of the schema from its errors. The
             // session routes here only operations `serves` names, so the
             // element's name is the RPC's.
-            auth::authorize(&ctx.user.name, ctx.user.level, &rpc.op.name)?;
+            let ns = rpc.op.ns.as_deref().unwrap_or("");
+            let nacm = self.config.nacm();
+            nacm.exec(Subject::of(&ctx.user), nacm.module_of(ns), &rpc.op.name)?;
             let validated = self.schema.validate_rpc(raw)?;
             self.run(validated).await
         })
@@ -140,10 +147,19 @@ impl Application for Agent {
 
     fn read<'a>(
         &'a self,
-        _ctx: &'a RpcContext,
-        req: ReadRequest<'a>,
+        ctx: &'a RpcContext,
+        mut req: ReadRequest<'a>,
     ) -> BoxFuture<'a, Result<String, RpcError>> {
         Box::pin(async move {
+            // RFC 8341 §3.2.1.1: the counters, state of /nacm, in <get>
+            // (merged with running's /nacm by the read tree).
+            if !req.config_only() && req.filter.is_none_or(|f| f.may_select(nacm::NS, "nacm")) {
+                let counters = self.config.nacm().counters_xml();
+                req.streams = Some(match req.streams.take() {
+                    Some(s) => s + &counters,
+                    None => counters,
+                });
+            }
             let snapshot = if read::wants_engine_state(&req) {
                 match self.bgp.snapshot().await {
                     Ok(snap) => Some(snap),
@@ -157,9 +173,11 @@ impl Application for Agent {
             };
             // `<get>` reads running with the state (RFC 6241 §7.7).
             let ds = datastore_named(req.datastore).unwrap_or(Datastore::Running);
-            self.config.read(ds, |tree| {
+            let data = self.config.read(ds, |tree| {
                 read::read_data(&self.schema, Some(tree), snapshot.as_ref(), &req)
-            })
+            })?;
+            // RFC 8341 §3.4.5: what the user may not read is left out.
+            Ok(self.config.nacm().filter_read(Subject::of(&ctx.user), data))
         })
     }
 
@@ -207,6 +225,10 @@ impl Application for Agent {
 
     fn monitoring_schemas(&self) -> Option<String> {
         Some(self.schema.monitoring_schemas_xml())
+    }
+
+    fn access(&self) -> Arc<Nacm> {
+        self.config.nacm().clone()
     }
 }
 

@@ -303,7 +303,8 @@ mod tests {
         let name = |n: &str| served.iter().find(|m| m.module.name() == n);
         assert!(name("ietf-yang-library").is_some_and(|m| m.implemented));
         assert!(name("ietf-datastores").is_some_and(|m| m.implemented));
-        assert!(name("ietf-netconf-acm").is_some_and(|m| !m.implemented));
+        // RFC 8341: /nacm is served (docs/nacm.md).
+        assert!(name("ietf-netconf-acm").is_some_and(|m| m.implemented));
         assert!(name("ietf-yang-types").is_some_and(|m| !m.implemented));
         // Imported (so import-only), never listed as implemented.
         assert!(name("ietf-yang-metadata").is_none_or(|m| !m.implemented));

@@ -161,15 +161,15 @@ const MODULES: &[EmbeddedModule] = &[
         features: Features::Fixed(&[]),
         implement: true,
     },
-    // Imported by ietf-netconf; no access control is implemented (RFC 8341
-    // data is not served), so it is import-only.
+    // RFC 8341: the access-control rules (/nacm, configuration in the
+    // datastores) and their counters (state in <get>); docs/nacm.md.
     EmbeddedModule {
-        name: "ietf-netconf-acm",
+        name: crate::nacm::MODULE,
         revision: "2018-02-14",
         text: include_str!("../../yang/ietf-netconf-acm@2018-02-14.yang"),
         ours: false,
         features: Features::Fixed(&[]),
-        implement: false,
+        implement: true,
     },
 ];
 
@@ -195,8 +195,17 @@ pub const BGP_CONFIG_NAMESPACE: &str = "urn:ncagent:yang:ncagent-bgp";
 /// The modules a configuration datastore context implements: the BGP
 /// configuration, and ietf-netconf for its `operation` annotation (RFC 6241
 /// §7.2; libyang attaches the annotation when it loads a module of that
-/// name). Their imports (ietf-netconf-acm …) come from [`EMBEDDED`] too.
-const DATASTORE_MODULES: &[&str] = &[BGP_CONFIG_MODULE, "ietf-netconf"];
+/// name), the access-control rules (RFC 8341 /nacm), and the served state
+/// modules whose nodes a NACM rule's `path` may name (a
+/// node-instance-identifier must resolve where /nacm is stored: RFC 8341
+/// §3.2.5). Their imports come from [`EMBEDDED`] too.
+const DATASTORE_MODULES: &[&str] = &[
+    BGP_CONFIG_MODULE,
+    "ietf-netconf",
+    crate::nacm::MODULE,
+    "ietf-netconf-monitoring",
+    "nc-notifications",
+];
 
 /// A libyang context for the configuration datastores (`crate::datastore`):
 /// [`DATASTORE_MODULES`] from the embedded set, without features (the
@@ -501,6 +510,15 @@ impl Schema {
     /// records (`ffi_shim` needs a module to find the context).
     fn anchor(&self) -> Option<SchemaModule<'_>> {
         self.ctx.get_module_implemented(MODULE_NAME)
+    }
+
+    /// (namespace, module name) of every module of the served context, for
+    /// access control on XML replies (RFC 8341 rules name modules).
+    pub fn module_namespaces(&self) -> Vec<(String, String)> {
+        self.ctx
+            .modules(false)
+            .map(|m| (m.namespace().to_owned(), m.name().to_owned()))
+            .collect()
     }
 
     /// (module name, rpc name, namespace) of every RPC in our own modules;

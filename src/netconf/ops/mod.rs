@@ -12,7 +12,7 @@ use super::message::{Element, ReplyBody, Rpc};
 use super::notify::{NETMOD_NOTIFICATION_NS, NOTIFICATION_NS};
 use super::state::{LockError, ServerState};
 use super::{MONITORING_NS, ReadFilter, ReadRequest, RpcContext, WITH_DEFAULTS_NS, WithDefaults};
-use crate::auth;
+use crate::nacm::{self, Subject};
 
 /// The base operations on configuration datastores, run by the
 /// application's datastores where it has them.
@@ -50,13 +50,21 @@ pub(crate) async fn dispatch(
     let result = if ns == BASE_NS {
         base_op(state, ctx, rpc).await
     } else if op.is(MONITORING_NS, "get-schema") {
-        match auth::authorize(&ctx.user.name, ctx.user.level, "get-schema") {
-            Ok(()) => check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
-                .and_then(|()| get_schema(state, op)),
-            Err(denied) => Err(denied.into()),
-        }
+        // RFC 8341 §3.4.4: decided before the parameters are looked at.
+        state
+            .app
+            .access()
+            .exec(
+                Subject::of(&ctx.user),
+                nacm::MONITORING_MODULE,
+                "get-schema",
+            )
+            .and_then(|()| {
+                check_parameters(op, MONITORING_NS, &["identifier", "version", "format"])
+            })
+            .and_then(|()| get_schema(state, op))
     } else if op.is(NOTIFICATION_NS, "create-subscription") {
-        subscription::authorize(ctx)
+        subscription::authorize(state, ctx)
             .and_then(|()| subscription::create_subscription(state, ctx, rpc))
     } else if state.app.serves(ns, &op.name) {
         state.app.rpc(ctx, raw, rpc).await
@@ -87,7 +95,12 @@ async fn base_op(
         // capabilities that would need them are not advertised.
         return Err(RpcError::unsupported_operation(name));
     }
-    auth::authorize(&ctx.user.name, ctx.user.level, name)?;
+    // RFC 8341 §3.4.4: access is decided on the operation before its
+    // parameters are validated (close-session is always permitted).
+    state
+        .app
+        .access()
+        .exec(Subject::of(&ctx.user), nacm::NETCONF_MODULE, name)?;
     // RFC 6241 §7: the parameters of each base operation; RFC 6243 §4.5
     // adds <with-defaults> (its own namespace) to get and get-config.
     let parameters: &[&str] = match name {
@@ -307,11 +320,16 @@ async fn read(
     };
     // The NMS's everyday poll, leaves of netconf-state/statistics and
     // nothing else, is written directly: a fixed shape, no data tree
-    // (issue #12). Access control on read that prunes the reply tree
-    // (northbound::read, print_reply) does not see this reply: where
-    // such rules can apply to the user, this shortcut must not be taken.
+    // (issue #12). NACM's read pruning (RFC 8341 §3.4.5, in the
+    // application's read) does not see this reply, so it is taken only
+    // when the user may read all of ietf-netconf-monitoring.
     if datastore == "operational"
         && let Some(f) = &filter
+        && monitoring::statistics_selected(f).is_some()
+        && state
+            .app
+            .access()
+            .reads_all_of(Subject::of(&ctx.user), nacm::MONITORING_MODULE)
         && let Some(data) = monitoring::statistics_reply(state, f, with_defaults)
     {
         return Ok(ReplyBody::Xml(format!("<data>{data}</data>")));

@@ -136,15 +136,21 @@ fn gather(state: &ServerState, parts: Parts) -> Source<'_> {
         },
         start_time: state.start_time,
         stats: [
-            st.in_bad_hellos.load(Ordering::Relaxed),
-            st.in_sessions.load(Ordering::Relaxed),
-            st.dropped_sessions.load(Ordering::Relaxed),
-            st.in_rpcs.load(Ordering::Relaxed),
-            st.in_bad_rpcs.load(Ordering::Relaxed),
-            st.out_rpc_errors.load(Ordering::Relaxed),
-            st.out_notifications.load(Ordering::Relaxed),
+            counter32(st.in_bad_hellos.load(Ordering::Relaxed)),
+            counter32(st.in_sessions.load(Ordering::Relaxed)),
+            counter32(st.dropped_sessions.load(Ordering::Relaxed)),
+            counter32(st.in_rpcs.load(Ordering::Relaxed)),
+            counter32(st.in_bad_rpcs.load(Ordering::Relaxed)),
+            counter32(st.out_rpc_errors.load(Ordering::Relaxed)),
+            counter32(st.out_notifications.load(Ordering::Relaxed)),
         ],
     }
+}
+
+/// A counter as RFC 6022 types it (`zero-based-counter32`, RFC 6991 §3):
+/// it wraps to zero past 2^32 - 1; the agent counts in 64 bits.
+fn counter32(v: u64) -> u64 {
+    v & u64::from(u32::MAX)
 }
 
 /// `netconf-state` as XML with the children `parts` names, for the read
@@ -199,10 +205,10 @@ pub(crate) fn render(src: &Source<'_>, parts: Parts) -> String {
                 "<login-time>{}</login-time><in-rpcs>{}</in-rpcs><in-bad-rpcs>{}</in-bad-rpcs>\
                  <out-rpc-errors>{}</out-rpc-errors><out-notifications>{}</out-notifications></session>",
                 rfc3339(row.login_time),
-                row.in_rpcs,
-                row.in_bad_rpcs,
-                row.out_rpc_errors,
-                row.out_notifications,
+                counter32(row.in_rpcs),
+                counter32(row.in_bad_rpcs),
+                counter32(row.out_rpc_errors),
+                counter32(row.out_notifications),
             );
         }
         s.push_str("</sessions>");
@@ -248,7 +254,7 @@ const STATISTICS: [&str; 8] = [
 /// containment node of selection nodes naming leaves of it (§6.2.3).
 /// `None` for any other filter (content match nodes, other nodes or
 /// namespaces, elements without a namespace): the general path answers.
-fn statistics_selected(filter: &ReadFilter<'_>) -> Option<[bool; 8]> {
+pub(crate) fn statistics_selected(filter: &ReadFilter<'_>) -> Option<[bool; 8]> {
     let ReadFilter::Subtree(f) = filter else {
         return None;
     };
@@ -286,8 +292,7 @@ fn statistics_selected(filter: &ReadFilter<'_>) -> Option<[bool; 8]> {
 /// path prints for it, which `northbound::read`'s
 /// `direct_statistics_equals_general` checks over a table of filters.
 /// `None`: the general path answers (another filter, a with-defaults mode
-/// other than the basic one, or a counter beyond the 32 bits of
-/// `zero-based-counter32`, which the general path refuses).
+/// other than the basic one).
 pub(crate) fn statistics_direct(
     src: &Source<'_>,
     filter: &ReadFilter<'_>,
@@ -302,9 +307,6 @@ pub(crate) fn statistics_direct(
         return None;
     }
     let leaves = statistics_selected(filter)?;
-    if src.stats.iter().any(|v| *v > u64::from(u32::MAX)) {
-        return None;
-    }
     let mut s = String::with_capacity(512);
     let _ = write!(s, "<netconf-state xmlns=\"{MONITORING_NS}\"><statistics>");
     for (i, name) in STATISTICS.iter().enumerate() {
@@ -330,4 +332,17 @@ pub(super) fn statistics_reply(
     statistics_selected(filter)?;
     let only_statistics = Parts([false, false, false, false, true]);
     statistics_direct(&gather(state, only_statistics), filter, with_defaults)
+}
+
+#[cfg(test)]
+mod tests {
+    /// RFC 6991 §3: a counter32 wraps to zero; the 64-bit count is shown
+    /// modulo 2^32 instead of a value its type refuses.
+    #[test]
+    fn counters_wrap_at_32_bits() {
+        assert_eq!(super::counter32(7), 7);
+        assert_eq!(super::counter32(u64::from(u32::MAX)), u64::from(u32::MAX));
+        assert_eq!(super::counter32(1 << 32), 0);
+        assert_eq!(super::counter32((1 << 32) + 5), 5);
+    }
 }

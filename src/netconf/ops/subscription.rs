@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::super::RpcContext;
 use super::super::error::{BASE_NS, ProtoOrApp, RpcError, RpcProtoOrApp};
@@ -12,29 +12,15 @@ use super::super::notify::{
     EventFilter, NOTIFICATION_NS, STREAM_NETCONF, SubscribeError, parse_date_and_time,
 };
 use super::super::state::ServerState;
-use crate::auth::{Denied, Level};
 
-/// Events are read access, as `<get>` is: level 1 (monitoring) and up
-/// (SPEC §7; docs/errors.md).
-pub(super) fn authorize(ctx: &RpcContext) -> Result<(), RpcError> {
-    let need = Level::Monitoring;
-    if ctx.user.level >= need {
-        return Ok(());
-    }
-    warn!(
-        user = %ctx.user.name,
-        op = "create-subscription",
-        have = ctx.user.level as u8,
-        need = need as u8,
-        "access denied"
-    );
-    Err(Denied {
-        user: ctx.user.name.clone(),
-        op: "create-subscription".into(),
-        have: ctx.user.level,
-        need,
-    }
-    .into())
+/// RFC 8341 §3.4.4: `create-subscription` (module `notifications`) is
+/// checked as any operation, before its parameters.
+pub(super) fn authorize(state: &ServerState, ctx: &RpcContext) -> Result<(), RpcError> {
+    state.app.access().exec(
+        crate::nacm::Subject::of(&ctx.user),
+        crate::nacm::NOTIFICATIONS_MODULE,
+        "create-subscription",
+    )
 }
 
 const PARAMETERS: &[&str] = &["stream", "filter", "startTime", "stopTime"];
@@ -148,6 +134,10 @@ pub(super) fn create_subscription(
             .with_message("stopTime needs startTime")
             .with_bad_element("startTime"));
     }
+    // RFC 8341 §3.4.6: events (replayed ones too) pass the subscriber's
+    // notification rules.
+    let access = state.app.access().event_access(ctx.user.clone());
+    state.notifier.restrict(ctx.session_id, access);
     match state
         .notifier
         .subscribe(ctx.session_id, filter, start, stop)
