@@ -141,6 +141,7 @@ impl OpenedStore {
             rpc_timeout,
             extras: self.extras,
             generation: AtomicU64::new(0),
+            printed: Mutex::new(Default::default()),
             timer: Mutex::new(None),
             notifier: OnceLock::new(),
             nacm: self.nacm,
@@ -159,6 +160,12 @@ pub struct ConfigStore {
     rpc_timeout: Duration,
     extras: EngineExtras,
     generation: AtomicU64,
+    /// Each datastore as printed for a `<get-config>` without a filter in
+    /// the basic mode (RFC 6243 explicit), kept until the next change:
+    /// the NMS's whole-datastore poll then costs no libyang print. Only
+    /// touched with `cell` held (lock order: `cell`, then `printed`), and
+    /// emptied by every [`ConfigStore::with`], the one way to change a tree.
+    printed: Mutex<[Option<Arc<str>>; 3]>,
     /// The rollback timer of the pending confirmed commit, if any.
     timer: Mutex<Option<tokio::task::AbortHandle>>,
     /// Where changes of running and confirmed commits are announced
@@ -635,13 +642,37 @@ fn one(e: RpcError) -> Errors {
 impl ConfigStore {
     fn with<R>(&self, f: impl FnOnce(&mut Stores<'_>) -> R) -> R {
         let mut cell = lock(&self.cell);
-        cell.with_dependent_mut(|_, s| f(s))
+        let r = cell.with_dependent_mut(|_, s| f(s));
+        *lock(&self.printed) = Default::default();
+        r
     }
 
     /// Runs `f` on a datastore's tree (explicit nodes only): the reader
-    /// side (`<get-config>`, `<get>`).
+    /// side (`<get-config>`, `<get>`). Changes nothing.
     pub fn read<R>(&self, ds: Datastore, f: impl FnOnce(&DataTree<'_>) -> R) -> R {
-        self.with(|s| f(s.ds.tree(ds)))
+        let cell = lock(&self.cell);
+        cell.with_dependent(|_, s| f(s.ds.tree(ds)))
+    }
+
+    /// A datastore printed as it is stored (explicit nodes, the content
+    /// of `<data>`), by `print` on a miss; kept until the next change.
+    pub fn printed(
+        &self,
+        ds: Datastore,
+        print: impl FnOnce(&DataTree<'_>) -> Result<String, RpcError>,
+    ) -> Result<Arc<str>, RpcError> {
+        let cell = lock(&self.cell);
+        let slot = match ds {
+            Datastore::Running => 0,
+            Datastore::Candidate => 1,
+            Datastore::Startup => 2,
+        };
+        if let Some(xml) = &lock(&self.printed)[slot] {
+            return Ok(xml.clone());
+        }
+        let xml: Arc<str> = cell.with_dependent(|_, s| print(s.ds.tree(ds)))?.into();
+        lock(&self.printed)[slot] = Some(xml.clone());
+        Ok(xml)
     }
 
     /// Access control: the rules of running and the counters.

@@ -173,9 +173,17 @@ impl Application for Agent {
             };
             // `<get>` reads running with the state (RFC 6241 §7.7).
             let ds = datastore_named(req.datastore).unwrap_or(Datastore::Running);
-            let data = self.config.read(ds, |tree| {
-                read::read_data(&self.schema, Some(tree), snapshot.as_ref(), &req)
-            })?;
+            let data = if read::whole_datastore(&req) {
+                // The same text until the datastore changes: printed once.
+                let xml = self.config.printed(ds, |tree| {
+                    read::read_data(&self.schema, Some(tree), None, &req)
+                })?;
+                String::from(&*xml)
+            } else {
+                self.config.read(ds, |tree| {
+                    read::read_data(&self.schema, Some(tree), snapshot.as_ref(), &req)
+                })?
+            };
             // RFC 8341 §3.4.5: what the user may not read is left out.
             Ok(self.config.nacm().filter_read(Subject::of(&ctx.user), data))
         })

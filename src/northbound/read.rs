@@ -87,6 +87,15 @@ pub(super) fn wants_engine_state(req: &ReadRequest<'_>) -> bool {
         })
 }
 
+/// Whether `req` reads a whole datastore as it is stored: `<get-config>`
+/// without a filter in the basic mode (RFC 6243 explicit). Its reply is
+/// the stored tree printed, the same text until the datastore changes.
+pub fn whole_datastore(req: &ReadRequest<'_>) -> bool {
+    req.config_only()
+        && req.filter.is_none()
+        && matches!(req.with_defaults, None | Some(WithDefaults::Explicit))
+}
+
 /// The content of `<data>` for `req`. `config` is the datastore's tree (any
 /// libyang context; `None`: empty), `snapshot` the engine's state (`<get>`).
 /// Only the top-level subtrees the filter may select are built.
@@ -101,10 +110,7 @@ pub fn read_data(
     // exactly what is reported, so it is printed as it is, without a copy
     // into a reply tree of the served context (a copy re-stores, hashes and
     // pattern-checks every value: ~16 ms for 3,000 route targets).
-    if req.config_only()
-        && req.filter.is_none()
-        && matches!(req.with_defaults, None | Some(WithDefaults::Explicit))
-    {
+    if whole_datastore(req) {
         return match config {
             Some(tree) => print_reply(Reply::Stored(tree), WithDefaults::Explicit),
             None => Ok(String::new()),
