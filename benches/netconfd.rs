@@ -660,7 +660,37 @@ fn main() {
             "datastore>",
             Vary::Same,
         ),
+        // Last: ncagent's running emptied first (see below).
+        (
+            "get-config, both runnings empty",
+            GET_CONFIG,
+            PIPELINED,
+            "<data",
+            Vary::Same,
+        ),
     ] {
+        if what == "get-config, both runnings empty" {
+            // ncagent's running holds its shipped NACM rules (2.6 kB
+            // printed), netconfd's (started without a startup) nothing of
+            // the kind; a netconfd started from the same rules stopped
+            // answering after two pipelined <get-config>s. For one figure
+            // of the same data on both, the rules leave ncagent's running
+            // (the admin is then permitted by NACM's defaults, as on
+            // netconfd).
+            let (mut s, _, _) = Session::open(&ncagent, &env);
+            let r = s.rpc(&format!(
+                "<edit-config><target><running/></target><config>\
+                 <nacm xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-acm\" \
+                 xmlns:nc=\"{BASE_NS}\" nc:operation=\"delete\"/></config></edit-config>"
+            ));
+            assert!(r.contains("<ok/>"), "removing ncagent's rules: {r}");
+            let r = s.rpc(GET_CONFIG);
+            println!(
+                "ncagent: get-config with its running emptied: {} bytes",
+                r.len()
+            );
+            s.close("ncagent");
+        }
         // A fresh netconfd for each figure: it stalls once too many RPCs
         // went through one session, and this keeps the figures independent.
         netconfd.restart();
@@ -686,7 +716,12 @@ fn main() {
         ),
     );
     let notes = [
-        ("pipelined get-config", format!("{PIPELINED} per session")),
+        (
+            "pipelined get-config",
+            format!(
+                "{PIPELINED} per session; each server's own running: ncagent's holds the shipped NACM rules (reply sizes above)"
+            ),
+        ),
         (
             "pipelined refresh-bgp-vpn-target <all/> import, schema-validated",
             format!("{PIPELINED} per session; no peers: both answer <ok/> after validation"),
@@ -707,6 +742,12 @@ fn main() {
             "pipelined filtered get netconf-state/datastores",
             format!(
                 "{PIPELINED_FILTERED} per session, subtree filter; ncagent's general read path (libyang tree)"
+            ),
+        ),
+        (
+            "pipelined get-config, both runnings empty",
+            format!(
+                "{PIPELINED} per session; ncagent's NACM rules deleted for this figure, taken last"
             ),
         ),
     ];
