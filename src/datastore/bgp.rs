@@ -485,18 +485,9 @@ impl<'c> Builder<'c> {
     fn set_unless_default(&mut self, path: &str, value: &str) -> Result<(), DatastoreError> {
         // Schema path: the data path without predicates.
         let mut schema_path = String::with_capacity(path.len());
-        let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        for c in path.chars() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '\'' | '"') if depth > 0 => quote = Some(c),
-                (None, '[') => depth += 1,
-                (None, ']') => depth = depth.saturating_sub(1),
-                (None, c) if depth == 0 => schema_path.push(c),
-                _ => {}
-            }
+        for step in super::path_steps(path) {
+            schema_path.push('/');
+            schema_path.push_str(step.split('[').next().unwrap_or(step));
         }
         let default = self
             .ctx

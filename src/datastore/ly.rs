@@ -285,3 +285,32 @@ pub(crate) fn xml_path(ctx: &Context, data_path: &str) -> Option<XmlPath> {
     }
     Some(XmlPath { xpath, namespaces })
 }
+
+/// The steps of a data path (`/m:a/b[k='x/y']/c`), split at `/` outside
+/// predicates and their quoted values; empty steps are dropped.
+pub fn path_steps(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in path.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') if depth > 0 => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, '/') if depth == 0 => {
+                if i > start {
+                    out.push(&path[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < path.len() {
+        out.push(&path[start..]);
+    }
+    out
+}

@@ -31,7 +31,7 @@ use yang5::data::DataTree;
 
 pub use edit::Operation;
 pub use error::{DatastoreError, EditFailure, ErrorTag};
-pub use ly::XmlPath;
+pub use ly::{XmlPath, path_steps};
 pub use persist::StartupStore;
 
 /// A NETCONF session id (RFC 6241 §8.1); 0 is no session.

@@ -510,7 +510,7 @@ fn path_matches(rule: &[Step], node: &[NodeStep<'_>]) -> bool {
 pub fn parse_path(path: &str) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut module = String::new();
-    for raw in split_steps(path) {
+    for raw in crate::datastore::path_steps(path) {
         let (head, preds) = match raw.find('[') {
             Some(i) => (&raw[..i], &raw[i..]),
             None => (raw, ""),
@@ -529,34 +529,6 @@ pub fn parse_path(path: &str) -> Vec<Step> {
         });
     }
     steps
-}
-
-/// The steps of a path, split at `/` outside predicates and quotes.
-fn split_steps(path: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut start = 0;
-    for (i, c) in path.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') if depth > 0 => quote = Some(c),
-            (None, '[') => depth += 1,
-            (None, ']') => depth = depth.saturating_sub(1),
-            (None, '/') if depth == 0 => {
-                if i > start {
-                    out.push(&path[start..i]);
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if start < path.len() {
-        out.push(&path[start..]);
-    }
-    out
 }
 
 /// `[k='v'][m="w"]` → [(k, v), (m, w)]; the key's prefix is dropped.

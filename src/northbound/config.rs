@@ -324,16 +324,7 @@ fn carry_rules(s: &Stores<'_>, target: Datastore, src: CopySource<'_>) -> Option
             s.ds.get_config(ds).ok()?
         }
         CopySource::Config(xml) => {
-            let parsed = DataTree::parse_string(
-                s.ds.context(),
-                xml,
-                yang5::data::DataFormat::XML,
-                yang5::data::DataParserFlags::STRICT
-                    | yang5::data::DataParserFlags::NO_VALIDATION
-                    | yang5::data::DataParserFlags::NO_STATE,
-                yang5::data::DataValidationFlags::empty(),
-            );
-            match parsed {
+            match parse_inline(s.ds.context(), xml) {
                 Ok(t) if has_nacm(&t) => return None,
                 Ok(_) => xml.to_owned(),
                 // Empty content, or content copy-config will refuse.
@@ -438,23 +429,27 @@ fn lock_error(ds: &Datastores<'_>, e: &DatastoreError) -> RpcError {
     r
 }
 
+/// A copy-config's inline `<config>` content as a tree of the datastore
+/// context, unvalidated (copy-config itself validates and answers errors):
+/// what the access checks look at.
+fn parse_inline<'c>(
+    ctx: &'c yang5::context::Context,
+    xml: &str,
+) -> Result<DataTree<'c>, yang5::Error> {
+    DataTree::parse_string(
+        ctx,
+        xml,
+        yang5::data::DataFormat::XML,
+        yang5::data::DataParserFlags::STRICT
+            | yang5::data::DataParserFlags::NO_VALIDATION
+            | yang5::data::DataParserFlags::NO_STATE,
+        yang5::data::DataValidationFlags::empty(),
+    )
+}
+
 /// The local name of a data path's last node.
 fn last_element(path: &str) -> Option<String> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut start = 0;
-    for (i, c) in path.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') if depth > 0 => quote = Some(c),
-            (None, '[') => depth += 1,
-            (None, ']') => depth = depth.saturating_sub(1),
-            (None, '/') if depth == 0 => start = i + 1,
-            _ => {}
-        }
-    }
-    let last = &path[start..];
+    let last = *crate::datastore::path_steps(path).last()?;
     let name = last.split('[').next()?;
     let name = name.rsplit(':').next()?;
     (!name.is_empty()).then(|| name.to_owned())
@@ -997,15 +992,7 @@ impl ConfigStore {
                 let new = if xml.trim().is_empty() {
                     DataTree::new(s.ds.context())
                 } else {
-                    match DataTree::parse_string(
-                        s.ds.context(),
-                        xml,
-                        yang5::data::DataFormat::XML,
-                        yang5::data::DataParserFlags::STRICT
-                            | yang5::data::DataParserFlags::NO_VALIDATION
-                            | yang5::data::DataParserFlags::NO_STATE,
-                        yang5::data::DataValidationFlags::empty(),
-                    ) {
+                    match parse_inline(s.ds.context(), xml) {
                         Ok(t) => t,
                         Err(_) => return Ok(()),
                     }
