@@ -92,6 +92,9 @@ pub struct ReadRequest<'a> {
     /// `<get>` only: the RFC 5277 §3.2.5 stream list (`/netconf/streams`
     /// of nc-notifications) as XML, when the filter may select it.
     pub streams: Option<String>,
+    /// `<get>` only: the access-control counters (RFC 8341 §3.2.1.1, state
+    /// of `/nacm`) as XML, set by the application that keeps them.
+    pub nacm_state: Option<String>,
 }
 
 impl ReadRequest<'_> {

@@ -154,11 +154,7 @@ impl Application for Agent {
             // RFC 8341 §3.2.1.1: the counters, state of /nacm, in <get>
             // (merged with running's /nacm by the read tree).
             if !req.config_only() && req.filter.is_none_or(|f| f.may_select(nacm::NS, "nacm")) {
-                let counters = self.config.nacm().counters_xml();
-                req.streams = Some(match req.streams.take() {
-                    Some(s) => s + &counters,
-                    None => counters,
-                });
+                req.nacm_state = Some(self.config.nacm().counters_xml());
             }
             let snapshot = if read::wants_engine_state(&req) {
                 match self.bgp.snapshot().await {

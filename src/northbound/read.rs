@@ -149,6 +149,9 @@ pub fn read_data(
         if let Some(streams) = &req.streams {
             tree.add_xml(streams)?;
         }
+        if let Some(nacm) = &req.nacm_state {
+            tree.add_xml(nacm)?;
+        }
         if wants(YANG_LIBRARY_NS, "yang-library") || wants(YANG_LIBRARY_NS, "modules-state") {
             tree.add_yang_library()?;
         }
@@ -270,6 +273,7 @@ mod tests {
             with_defaults: wd,
             netconf_state: Some(netconf_state()),
             streams: None,
+            nacm_state: None,
         };
         read_data(schema, Some(&config), Some(&snapshot()), &req)
     }
@@ -371,6 +375,7 @@ mod tests {
                 with_defaults: None,
                 netconf_state: Some(render(&src, parts)),
                 streams: None,
+                nacm_state: None,
             };
             read_data(&s, None, Some(&snapshot()), &req).unwrap()
         };
@@ -397,7 +402,14 @@ mod tests {
     fn direct_statistics_equals_general() {
         use std::time::{Duration, SystemTime};
 
-        use crate::netconf::ops::monitoring::{Parts, Source, render, statistics_direct};
+        use crate::netconf::ops::monitoring::{
+            Parts, Source, render, statistics_direct, statistics_selected,
+        };
+        // The shortcut as the read path takes it: the filter's leaves,
+        // then the direct reply.
+        let direct_of = |src: &Source<'_>, f: &ReadFilter<'_>, wd| {
+            statistics_selected(f).and_then(|leaves| statistics_direct(src, leaves, wd))
+        };
 
         let s = schema();
         let caps = Vec::new();
@@ -447,9 +459,10 @@ mod tests {
                 with_defaults: wd,
                 netconf_state: Some(render(&src, Parts::ALL)),
                 streams: None,
+                nacm_state: None,
             };
             let general = read_data(&s, None, None, &req).unwrap();
-            let fast = statistics_direct(&src, &rf, wd)
+            let fast = direct_of(&src, &rf, wd)
                 .unwrap_or_else(|| panic!("not answered directly: {inner}"));
             assert_eq!(fast, general, "filter {inner}");
             assert_valid(&s, &fast);
@@ -457,7 +470,7 @@ mod tests {
         for inner in &general {
             let f = filter(inner);
             assert_eq!(
-                statistics_direct(&src, &ReadFilter::Subtree(&f), None),
+                direct_of(&src, &ReadFilter::Subtree(&f), None),
                 None,
                 "{inner}"
             );
@@ -468,10 +481,7 @@ mod tests {
             WithDefaults::ReportAll,
             WithDefaults::ReportAllTagged,
         ] {
-            assert_eq!(
-                statistics_direct(&src, &ReadFilter::Subtree(&f), Some(wd)),
-                None
-            );
+            assert_eq!(direct_of(&src, &ReadFilter::Subtree(&f), Some(wd)), None);
         }
     }
 
@@ -668,6 +678,7 @@ mod tests {
             with_defaults: wd,
             netconf_state: None,
             streams: None,
+            nacm_state: None,
         };
         read_data(schema, Some(config), None, &req).unwrap()
     }
@@ -747,6 +758,7 @@ mod tests {
             with_defaults: Some(WithDefaults::ReportAll),
             netconf_state: None,
             streams: None,
+            nacm_state: None,
         };
         let out = read_data(&s, Some(&config), Some(&snapshot()), &req).unwrap();
         assert!(out.contains("<remote-as>65001</remote-as>"), "{out}");
@@ -876,6 +888,7 @@ mod tests {
             with_defaults: None,
             netconf_state: Some(netconf_state()),
             streams: None,
+            nacm_state: None,
         };
         let out = read_data(&s, None, Some(&snapshot()), &req).unwrap();
         assert!(!out.contains("<bgp xmlns"), "{out}");

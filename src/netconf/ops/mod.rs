@@ -324,13 +324,12 @@ async fn read(
     // application's read) does not see this reply, so it is taken only
     // when the user may read all of ietf-netconf-monitoring.
     if datastore == "operational"
-        && let Some(f) = &filter
-        && monitoring::statistics_selected(f).is_some()
+        && let Some(leaves) = filter.as_ref().and_then(monitoring::statistics_selected)
         && state
             .app
             .access()
             .reads_all_of(Subject::of(&ctx.user), nacm::MONITORING_MODULE)
-        && let Some(data) = monitoring::statistics_reply(state, f, with_defaults)
+        && let Some(data) = monitoring::statistics_reply(state, leaves, with_defaults)
     {
         return Ok(ReplyBody::Xml(format!("<data>{data}</data>")));
     }
@@ -349,6 +348,7 @@ async fn read(
         with_defaults,
         netconf_state,
         streams,
+        nacm_state: None,
     };
     let data = state.app.read(ctx, req).await?;
     Ok(ReplyBody::Xml(format!("<data>{data}</data>")))

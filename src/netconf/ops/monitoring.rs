@@ -285,17 +285,17 @@ pub(crate) fn statistics_selected(filter: &ReadFilter<'_>) -> Option<[bool; 8]> 
     Some(leaves)
 }
 
-/// The content of `<data>` for a `<get>` whose filter selects leaves of
-/// `netconf-state/statistics` only ([`statistics_selected`]), written
+/// The content of `<data>` for a `<get>` whose filter selects the leaves
+/// `leaves` of `netconf-state/statistics` only ([`statistics_selected`]), written
 /// directly: the shape is fixed (one container, leaves in schema order,
 /// the default namespace on `netconf-state`), and it is what the general
 /// path prints for it, which `northbound::read`'s
 /// `direct_statistics_equals_general` checks over a table of filters.
-/// `None`: the general path answers (another filter, a with-defaults mode
-/// other than the basic one).
+/// `None`: the general path answers (a with-defaults mode other than the
+/// basic one).
 pub(crate) fn statistics_direct(
     src: &Source<'_>,
-    filter: &ReadFilter<'_>,
+    leaves: [bool; 8],
     with_defaults: Option<super::super::WithDefaults>,
 ) -> Option<String> {
     // RFC 6243: the counters' type has a default (0), which trim and
@@ -306,7 +306,6 @@ pub(crate) fn statistics_direct(
     ) {
         return None;
     }
-    let leaves = statistics_selected(filter)?;
     let mut s = String::with_capacity(512);
     let _ = write!(s, "<netconf-state xmlns=\"{MONITORING_NS}\"><statistics>");
     for (i, name) in STATISTICS.iter().enumerate() {
@@ -326,12 +325,11 @@ pub(crate) fn statistics_direct(
 /// [`statistics_direct`] on the server's counters.
 pub(super) fn statistics_reply(
     state: &ServerState,
-    filter: &ReadFilter<'_>,
+    leaves: [bool; 8],
     with_defaults: Option<super::super::WithDefaults>,
 ) -> Option<String> {
-    statistics_selected(filter)?;
     let only_statistics = Parts([false, false, false, false, true]);
-    statistics_direct(&gather(state, only_statistics), filter, with_defaults)
+    statistics_direct(&gather(state, only_statistics), leaves, with_defaults)
 }
 
 #[cfg(test)]
