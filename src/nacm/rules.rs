@@ -410,25 +410,11 @@ impl Rules {
         if !self.enabled {
             return true;
         }
-        let first = self.applicable(groups).find(|(_, r)| {
-            r.access & access.bit() != 0
-                && !matches!(r.kind, RuleType::Rpc(_) | RuleType::Notification(_))
-        });
-        let Some((_, r)) = first else {
-            // No rule: the defaults, and /nacm's default-deny-all.
-            return false;
-        };
-        r.action == Action::Permit
-            && r.module == "*"
-            && match &r.kind {
-                RuleType::Any => true,
-                RuleType::Path(steps) => steps.is_empty(),
-                _ => false,
-            }
+        // No rule: the defaults, and /nacm's default-deny-all.
+        self.first_data_rule(groups, access, None)
+            .is_some_and(|r| r.module == "*" && r.permits_whole_module())
     }
-}
 
-impl Rules {
     /// Whether a member of `groups` may read every node of `module`, a
     /// module without NACM extensions (e.g. ietf-netconf-monitoring):
     /// NACM off, or the first rule for reads that can match the module
@@ -438,22 +424,37 @@ impl Rules {
         if !self.enabled {
             return true;
         }
-        let first = self.applicable(groups).find(|(_, r)| {
-            r.access & Access::Read.bit() != 0
-                && !matches!(r.kind, RuleType::Rpc(_) | RuleType::Notification(_))
-                && module_matches(&r.module, module)
-        });
-        match first {
+        match self.first_data_rule(groups, Access::Read, Some(module)) {
             None => self.read_default == Action::Permit,
-            Some((_, r)) => {
-                r.action == Action::Permit
-                    && match &r.kind {
-                        RuleType::Any => true,
-                        RuleType::Path(steps) => steps.is_empty(),
-                        _ => false,
-                    }
-            }
+            Some(r) => r.permits_whole_module(),
         }
+    }
+
+    /// The first data rule for `access` that applies to `groups` (and may
+    /// match `module`, when given).
+    fn first_data_rule<'r>(
+        &'r self,
+        groups: &'r [String],
+        access: Access,
+        module: Option<&str>,
+    ) -> Option<&'r Rule> {
+        self.applicable(groups).map(|(_, r)| r).find(|r| {
+            r.access & access.bit() != 0
+                && !matches!(r.kind, RuleType::Rpc(_) | RuleType::Notification(_))
+                && module.is_none_or(|m| module_matches(&r.module, m))
+        })
+    }
+}
+
+impl Rule {
+    /// A permit of every node of its module (no path, or the empty one).
+    fn permits_whole_module(&self) -> bool {
+        self.action == Action::Permit
+            && match &self.kind {
+                RuleType::Any => true,
+                RuleType::Path(steps) => steps.is_empty(),
+                _ => false,
+            }
     }
 }
 
