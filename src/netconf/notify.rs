@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -100,36 +100,85 @@ pub fn parse_date_and_time(s: &str) -> Option<SystemTime> {
     }
 }
 
+/// Length of [`event_time`]'s text: humantime writes RFC 3339 with
+/// microseconds at a fixed width (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) for every
+/// time it can represent (years 0000 to 9999).
+const EVENT_TIME_LEN: usize = 27;
+
+/// What `<notification>` adds around the event content (RFC 5277 §4).
+const NOTIFICATION_HEAD: &str = concat!(
+    "<notification xmlns=\"",
+    "urn:ietf:params:xml:ns:netconf:notification:1.0",
+    "\"><eventTime>"
+);
+const NOTIFICATION_MID: &str = "</eventTime>";
+const NOTIFICATION_TAIL: &str = "</notification>";
+
 /// One event as published.
+///
+/// Most events are published with nobody subscribed (e.g. one `soft-reset`
+/// per `refresh-bgp-vpn-target`, SPEC §7): what is needed for every event
+/// (its time and content) is kept as is; the `<notification>` message and
+/// the content element's name are made on first use (a subscriber, a
+/// replay) and then kept, so every delivery of the event is the same bytes.
 #[derive(Debug)]
 struct Event {
     time: SystemTime,
-    /// The `<notification>` message, ready to write.
-    message: String,
     /// The content element (for filters).
     content: String,
+    /// The `<notification>` message, ready to write.
+    message: OnceLock<String>,
     /// Namespace and name of the content element: what access control
     /// decides on (RFC 8341 §3.4.6).
-    kind: (String, String),
+    kind: OnceLock<(String, String)>,
 }
 
 impl Event {
     fn new(time: SystemTime, content: String) -> Event {
-        let message = format!(
-            "<notification xmlns=\"{NOTIFICATION_NS}\"><eventTime>{}</eventTime>{content}</notification>",
-            event_time(time)
-        );
-        let kind = event_kind(&content);
         Event {
             time,
-            message,
             content,
-            kind,
+            message: OnceLock::new(),
+            kind: OnceLock::new(),
         }
     }
 
+    /// The `<notification>` message (RFC 5277 §4), written once into a
+    /// buffer of its final size.
+    fn message(&self) -> &str {
+        self.message.get_or_init(|| {
+            let mut s = String::with_capacity(self.message_len());
+            s.push_str(NOTIFICATION_HEAD);
+            s.push_str(&event_time(self.time));
+            s.push_str(NOTIFICATION_MID);
+            s.push_str(&self.content);
+            s.push_str(NOTIFICATION_TAIL);
+            s
+        })
+    }
+
+    fn into_message(self) -> String {
+        self.message();
+        self.message.into_inner().unwrap_or_default()
+    }
+
+    fn kind(&self) -> &(String, String) {
+        self.kind.get_or_init(|| event_kind(&self.content))
+    }
+
+    /// The length of [`Event::message`], without making it.
+    fn message_len(&self) -> usize {
+        NOTIFICATION_HEAD.len()
+            + EVENT_TIME_LEN
+            + NOTIFICATION_MID.len()
+            + self.content.len()
+            + NOTIFICATION_TAIL.len()
+    }
+
+    /// What the event counts against the replay buffer's byte bound: the
+    /// message and the content, as when both were kept from the start.
     fn cost(&self) -> usize {
-        self.message.len() + self.content.len()
+        self.message_len() + self.content.len()
     }
 }
 
@@ -209,7 +258,10 @@ fn event_kind(content: &str) -> (String, String) {
 
 /// RFC 8341 §3.4.6: the event passes the sink's access control.
 fn permitted(sink: &Sink, e: &Event) -> bool {
-    sink.access.as_ref().is_none_or(|a| a(&e.kind.0, &e.kind.1))
+    sink.access.as_ref().is_none_or(|a| {
+        let (ns, name) = e.kind();
+        a(ns, name)
+    })
 }
 
 /// An XPath filter of a subscription (RFC 5277 §3.6, RFC 6241 §8.9),
@@ -517,7 +569,7 @@ impl Notifier {
                     break;
                 }
                 if selects(sub.filter.as_ref(), e) && permitted(sink, e) {
-                    ok &= offer(sink, limits, session_id, e.message.clone(), false);
+                    ok &= offer(sink, limits, session_id, e.message().to_owned(), false);
                 }
             }
             ok &= offer(sink, limits, session_id, control("replayComplete"), false);
@@ -619,7 +671,7 @@ impl Notifier {
             }
             if !selects(sub.filter.as_ref(), &event)
                 || !permitted(sink, &event)
-                || offer(sink, limits, id, event.message.clone(), false)
+                || offer(sink, limits, id, event.message().to_owned(), false)
             {
                 continue;
             }
@@ -734,7 +786,7 @@ fn control(name: &str) -> String {
         SystemTime::now(),
         format!("<{name} xmlns=\"{NETMOD_NOTIFICATION_NS}\"/>"),
     )
-    .message
+    .into_message()
 }
 
 /// Whether a subscription's filter selects the event (RFC 5277 §3.6: the
@@ -812,6 +864,33 @@ mod tests {
             v.push(o);
         }
         v
+    }
+
+    /// The message made on first use is the one the eager code made, and
+    /// the byte cost is the same as when it was kept from the start.
+    #[test]
+    fn lazy_event_message_equals_eager_one() {
+        assert_eq!(
+            NOTIFICATION_HEAD,
+            format!("<notification xmlns=\"{NOTIFICATION_NS}\"><eventTime>")
+        );
+        for t in [
+            SystemTime::UNIX_EPOCH,
+            SystemTime::now(),
+            SystemTime::UNIX_EPOCH + Duration::new(253_402_300_799, 999_999_000),
+        ] {
+            let content = "<soft-reset xmlns=\"urn:x\"><outcome>completed</outcome></soft-reset>";
+            let eager = format!(
+                "<notification xmlns=\"{NOTIFICATION_NS}\"><eventTime>{}</eventTime>{content}</notification>",
+                event_time(t)
+            );
+            let e = Event::new(t, content.to_owned());
+            assert_eq!(e.cost(), eager.len() + content.len());
+            assert_eq!(e.message(), eager);
+            assert_eq!(e.message(), eager, "the same bytes on every use");
+            assert_eq!(e.kind(), &("urn:x".to_owned(), "soft-reset".to_owned()));
+            assert_eq!(e.into_message(), eager);
+        }
     }
 
     #[test]
