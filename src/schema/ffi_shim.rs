@@ -122,6 +122,80 @@ pub(crate) fn validate_rpc_op(tree: &mut DataTreeOwningRef<'_>) -> bool {
     rc == ffi::LY_ERR::LY_SUCCESS
 }
 
+/// The operation element alone (no `<rpc>` envelope) parsed as a YANG RPC
+/// (`lyd_parse_op`, `LYD_TYPE_RPC_YANG`, strict): the tree of the RPC, or
+/// `None` when libyang refuses it or it is not a top-level RPC (an action
+/// sits inside data; the caller's full path decides those). Unlike yang5's
+/// wrappers this neither copies the bytes into a `CString` that panics on
+/// NUL nor builds the envelope's opaque nodes.
+pub(crate) fn parse_rpc_yang<'c>(
+    ctx: &'c Context,
+    anchor: &SchemaModule<'c>,
+    xml: &[u8],
+) -> Option<DataTree<'c>> {
+    if xml.contains(&0) {
+        return None;
+    }
+    // libyang reads up to the NUL terminator.
+    let mut buf = Vec::with_capacity(xml.len() + 1);
+    buf.extend_from_slice(xml);
+    buf.push(0);
+    let mut input = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives `input`, which is freed
+    // (without freeing `buf`) before returning.
+    if unsafe { ffi::ly_in_new_memory(buf.as_ptr() as *const c_char, &mut input) }
+        != ffi::LY_ERR::LY_SUCCESS
+    {
+        return None;
+    }
+    let mut tree = std::ptr::null_mut();
+    let mut op = std::ptr::null_mut();
+    // SAFETY: valid context and input; libyang allocates the tree, which is
+    // either freed here or owned by the returned DataTree.
+    unsafe {
+        let rc = ffi::lyd_parse_op(
+            ctx_of(anchor),
+            std::ptr::null_mut(),
+            input,
+            ffi::LYD_FORMAT::LYD_XML,
+            ffi::lyd_type::LYD_TYPE_RPC_YANG,
+            ffi::LYD_PARSE_STRICT,
+            &mut tree,
+            &mut op,
+        );
+        ffi::ly_in_free(input, 0);
+        if rc != ffi::LY_ERR::LY_SUCCESS || op.is_null() || op != tree {
+            if !tree.is_null() {
+                ffi::lyd_free_all(tree);
+            }
+            return None;
+        }
+        if !(*op).parent.is_null() || !(*op).next.is_null() {
+            ffi::lyd_free_all(tree);
+            return None;
+        }
+        Some(DataTree::from_raw(ctx, tree))
+    }
+}
+
+/// `lyd_validate_op` on a tree of [`parse_rpc_yang`] (the RPC is its root).
+pub(crate) fn validate_rpc_tree(tree: &DataTree<'_>) -> bool {
+    let Some(op) = tree.reference() else {
+        return false;
+    };
+    // SAFETY: `op` is the root of a tree we own; validation of an RPC only
+    // adds default nodes under it (no dependency tree, no diff).
+    let rc = unsafe {
+        ffi::lyd_validate_op(
+            op.as_raw(),
+            std::ptr::null(),
+            ffi::lyd_type::LYD_TYPE_RPC_YANG,
+            std::ptr::null_mut(),
+        )
+    };
+    rc == ffi::LY_ERR::LY_SUCCESS
+}
+
 /// Every feature defined by the module (and its submodules) with whether it
 /// is enabled in this context.
 pub(crate) fn features(module: &SchemaModule<'_>) -> Vec<(String, bool)> {

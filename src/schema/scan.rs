@@ -144,6 +144,209 @@ pub(crate) fn scan(input: &[u8], record_depth: usize) -> Result<Vec<Element>, Sc
     Ok(out)
 }
 
+/// XML declarations accepted before a plain `<rpc>` (byte for byte).
+const PLAIN_DECLS: [&[u8]; 3] = [
+    b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+    b"<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+    b"<?xml version=\"1.0\"?>",
+];
+
+/// At most this many attributes on a plain `<rpc>` start tag.
+const PLAIN_RPC_ATTRS: usize = 8;
+
+/// Where the operation element lies in a request whose envelope can be left
+/// out of libyang's parse without changing what it means; `None` when the
+/// request is anything else (the caller then takes the full path, which
+/// makes every check and every error answer).
+///
+/// Plain means: an optional XML declaration of [`PLAIN_DECLS`], then
+/// `<rpc>` (unprefixed) declaring exactly `xmlns="base_ns"` and no prefix,
+/// with unprefixed, distinct attributes whose values hold no `&` or `<`;
+/// inside it only whitespace around one operation element that declares
+/// its own default namespace (so nothing inside it depends on the
+/// envelope's declarations); then `</rpc>` and whitespace. No NUL, no
+/// character reference, no comment, CDATA, processing instruction or
+/// DOCTYPE anywhere, and no nesting deeper than [`MAX_DEPTH`]: the checks
+/// [`scan`] makes before libyang sees the bytes hold here by construction.
+/// Nothing is allocated.
+pub(crate) fn plain_operation(input: &[u8], base_ns: &[u8]) -> Option<std::ops::Range<usize>> {
+    if input.contains(&0) || input.windows(2).any(|w| w == b"&#") {
+        return None;
+    }
+    let mut i = PLAIN_DECLS
+        .iter()
+        .find(|d| input.starts_with(d))
+        .map_or(0, |d| d.len());
+    i = skip_space(input, i);
+    if input.get(i) != Some(&b'<') {
+        return None;
+    }
+    let rpc = lean_tag(input, i + 1)?;
+    if &input[rpc.name.clone()] != b"rpc"
+        || rpc.self_closing
+        || rpc.prefix_decl
+        || rpc.prefixed_attr
+        || rpc.amp_in_value
+        || rpc.duplicate_attr
+        || rpc.default_ns.map(|r| &input[r]) != Some(base_ns)
+    {
+        return None;
+    }
+    let op_start = skip_space(input, rpc.end);
+    if input.get(op_start) != Some(&b'<')
+        || matches!(input.get(op_start + 1), Some(b'/' | b'!' | b'?'))
+    {
+        return None;
+    }
+    let op = lean_tag(input, op_start + 1)?;
+    op.default_ns?;
+    // Depth below the operation element; the <rpc> is one level above it.
+    let mut depth = usize::from(!op.self_closing);
+    let mut j = op.end;
+    while depth > 0 {
+        let lt = j + input.get(j..)?.iter().position(|b| *b == b'<')?;
+        match input.get(lt + 1)? {
+            b'!' | b'?' => return None,
+            b'/' => {
+                depth -= 1;
+                j = lt + 2 + input.get(lt + 2..)?.iter().position(|b| *b == b'>')? + 1;
+            }
+            _ => {
+                let tag = lean_tag(input, lt + 1)?;
+                if !tag.self_closing {
+                    depth += 1;
+                    // rpc (1) + operation (1) + depth below it.
+                    if depth + 1 > MAX_DEPTH {
+                        return None;
+                    }
+                }
+                j = tag.end;
+            }
+        }
+    }
+    let op_end = j;
+    let mut k = skip_space(input, op_end);
+    if !input.get(k..)?.starts_with(b"</rpc") {
+        return None;
+    }
+    k = skip_space(input, k + 5);
+    if input.get(k) != Some(&b'>') {
+        return None;
+    }
+    if skip_space(input, k + 1) != input.len() {
+        return None;
+    }
+    Some(op_start..op_end)
+}
+
+fn skip_space(input: &[u8], mut i: usize) -> usize {
+    while input.get(i).copied().is_some_and(is_space) {
+        i += 1;
+    }
+    i
+}
+
+/// A start tag read without allocating: what [`plain_operation`] asks.
+struct LeanTag {
+    name: std::ops::Range<usize>,
+    /// The value of an `xmlns="..."` attribute.
+    default_ns: Option<std::ops::Range<usize>>,
+    /// An `xmlns:p` declaration.
+    prefix_decl: bool,
+    /// An attribute name with a `:` (other than `xmlns:`).
+    prefixed_attr: bool,
+    amp_in_value: bool,
+    /// The same attribute name twice (among the first ones), or too many.
+    duplicate_attr: bool,
+    self_closing: bool,
+    /// Index just past the closing `>`.
+    end: usize,
+}
+
+/// Reads `name attr="v" ... >` starting just after `<`; `None` on anything
+/// it does not follow (the full path then decides).
+fn lean_tag(input: &[u8], mut i: usize) -> Option<LeanTag> {
+    let n = input.len();
+    let start = i;
+    while i < n && !is_space(input[i]) && input[i] != b'>' && input[i] != b'/' {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let mut tag = LeanTag {
+        name: start..i,
+        default_ns: None,
+        prefix_decl: false,
+        prefixed_attr: false,
+        amp_in_value: false,
+        duplicate_attr: false,
+        self_closing: false,
+        end: 0,
+    };
+    let mut names: [std::ops::Range<usize>; PLAIN_RPC_ATTRS] = Default::default();
+    let mut count = 0;
+    loop {
+        let before = i;
+        i = skip_space(input, i);
+        match input.get(i)? {
+            b'>' => {
+                tag.end = i + 1;
+                return Some(tag);
+            }
+            b'/' => {
+                if input.get(i + 1) != Some(&b'>') {
+                    return None;
+                }
+                tag.self_closing = true;
+                tag.end = i + 2;
+                return Some(tag);
+            }
+            // XML 1.0 §3.1: attributes are separated by whitespace.
+            _ if i == before => return None,
+            _ => {}
+        }
+        let astart = i;
+        while i < n && input[i] != b'=' && !is_space(input[i]) && input[i] != b'>' {
+            i += 1;
+        }
+        let aname = &input[astart..i];
+        if aname.is_empty() {
+            return None;
+        }
+        i = skip_space(input, i);
+        if input.get(i) != Some(&b'=') {
+            return None;
+        }
+        i = skip_space(input, i + 1);
+        let quote = *input.get(i)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let vstart = i + 1;
+        let vend = vstart + input.get(vstart..)?.iter().position(|b| *b == quote)?;
+        let value = &input[vstart..vend];
+        i = vend + 1;
+        if value.contains(&b'<') {
+            return None;
+        }
+        tag.amp_in_value |= value.contains(&b'&');
+        if aname == b"xmlns" {
+            tag.default_ns = Some(vstart..vend);
+        } else if aname.starts_with(b"xmlns:") {
+            tag.prefix_decl = true;
+        } else if aname.contains(&b':') {
+            tag.prefixed_attr = true;
+        }
+        if count == PLAIN_RPC_ATTRS || names[..count].iter().any(|r| &input[r.clone()] == aname) {
+            tag.duplicate_attr = true;
+        } else {
+            names[count] = astart..astart + aname.len();
+            count += 1;
+        }
+    }
+}
+
 /// Index just past the first `pat` at or after `from`, or the end of input.
 fn skip_past(input: &[u8], from: usize, pat: &[u8]) -> usize {
     if from >= input.len() {

@@ -8,7 +8,7 @@
 //! elements) the pre-scan of [`super::scan`] supplies document order and
 //! namespaces.
 
-use yang5::data::{DataParserFlags, DataTreeOwningRef};
+use yang5::data::{DataNodeRef, DataParserFlags, DataTreeOwningRef};
 use yang5::schema::{SchemaModule, SchemaNode, SchemaNodeKind};
 
 use super::error::{Problem, ValidationError};
@@ -176,6 +176,67 @@ pub(super) fn validate_uncached(
     schema: &Schema,
     rpc_xml: &[u8],
 ) -> Result<ValidatedRpc, ValidationError> {
+    if let Some(rpc) = accepted_without_envelope(schema, rpc_xml) {
+        return Ok(rpc);
+    }
+    validate_full(schema, rpc_xml)
+}
+
+/// The request accepted by libyang from its operation element alone, when
+/// the envelope is plain (see [`scan::plain_operation`]): the element is
+/// parsed as a YANG RPC and validated with `lyd_validate_op`, the same
+/// checks as the full path makes on the same element, without the `<rpc>`
+/// envelope's opaque nodes nor the pre-scan's records (which only name
+/// elements in refusals). `None` when the envelope is not plain or libyang
+/// refuses: the full path then parses the whole message again and words
+/// the refusal, so every error answer is made exactly as before.
+fn accepted_without_envelope(schema: &Schema, rpc_xml: &[u8]) -> Option<ValidatedRpc> {
+    let op = scan::plain_operation(rpc_xml, NETCONF_BASE_NS.as_bytes())?;
+    let anchor = schema.anchor()?;
+    let tree = ffi_shim::parse_rpc_yang(&schema.ctx, &anchor, rpc_xml.get(op)?)?;
+    if !ffi_shim::validate_rpc_tree(&tree) {
+        return None;
+    }
+    let op = tree.reference()?;
+    if op.schema().kind() != SchemaNodeKind::Rpc {
+        return None;
+    }
+    Some(validated(op))
+}
+
+/// The accepted request's operation and parameters (input leaves by their
+/// path below the operation, canonical values).
+fn validated(op: DataNodeRef<'_>) -> ValidatedRpc {
+    let op_schema = op.schema();
+    let module = op_schema.module();
+    let mut leaves = Vec::new();
+    for node in op.traverse().skip(1) {
+        let s = node.schema();
+        if !matches!(s.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
+            continue;
+        }
+        let mut names: Vec<String> = node
+            .inclusive_ancestors()
+            .take_while(|n| n.as_raw() != op.as_raw())
+            .map(|n| n.schema().name().to_owned())
+            .collect();
+        names.reverse();
+        leaves.push((names.join("/"), node.value_canonical().unwrap_or_default()));
+    }
+    ValidatedRpc {
+        module: module.name().to_owned(),
+        name: op_schema.name().to_owned(),
+        namespace: module.namespace().to_owned(),
+        leaves,
+    }
+}
+
+/// Validation of the whole message as a NETCONF `<rpc>`, with the
+/// pre-scan's records for the wording of refusals.
+pub(super) fn validate_full(
+    schema: &Schema,
+    rpc_xml: &[u8],
+) -> Result<ValidatedRpc, ValidationError> {
     let elements = scan::scan(rpc_xml, RECORD_DEPTH).map_err(|e| match e {
         // XML 1.0 §2.2: NUL is not a legal character: not well-formed.
         ScanError::Nul(at) => ValidationError::new(
@@ -221,29 +282,7 @@ pub(super) fn validate_uncached(
         return Err(Mapper::new(schema, &elements).validation_error(err));
     }
 
-    let op = tree.noderef();
-    let op_schema = op.schema();
-    let module = op_schema.module();
-    let mut leaves = Vec::new();
-    for node in op.traverse().skip(1) {
-        let s = node.schema();
-        if !matches!(s.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
-            continue;
-        }
-        let mut names: Vec<String> = node
-            .inclusive_ancestors()
-            .take_while(|n| n.as_raw() != op.as_raw())
-            .map(|n| n.schema().name().to_owned())
-            .collect();
-        names.reverse();
-        leaves.push((names.join("/"), node.value_canonical().unwrap_or_default()));
-    }
-    Ok(ValidatedRpc {
-        module: module.name().to_owned(),
-        name: op_schema.name().to_owned(),
-        namespace: module.namespace().to_owned(),
-        leaves,
-    })
+    Ok(validated(tree.noderef()))
 }
 
 /// The operation element and its children, from the pre-scan.
@@ -789,6 +828,155 @@ mod tests {
         }
         // The valid requests of the catalogue were answered from memory.
         assert!(hits >= 10, "only {hits} remembered answers");
+    }
+
+    /// The path without the envelope never accepts what the full path
+    /// refuses, and accepts with the same result: over the catalogue
+    /// (tests/cases) on both profiles, and over variants of a valid request
+    /// whose envelope is not plain or whose operation depends on it.
+    #[test]
+    fn operation_alone_agrees_with_the_full_path() {
+        use crate::schema::DeviceProfile;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+        let mut requests: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".request.xml"))
+            .map(|p| std::fs::read(&p).unwrap())
+            .collect();
+        requests.sort();
+        let base = "urn:ietf:params:xml:ns:netconf:base:1.0";
+        let vpn = "urn:ncagent:yang:ncagent-bgp-vpn-target";
+        let body = "<all/><direction>import</direction>";
+        let variants = [
+            // Plain, with and without declarations, odd spacing.
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<?xml version="1.0"?>  <rpc  message-id='1'  xmlns='{base}' >  <refresh-bgp-vpn-target xmlns='{vpn}' >{body}</refresh-bgp-vpn-target >  </rpc >  "#
+            ),
+            format!(
+                r#"<?xml version="1.1"?><rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            // The operation uses a prefix the envelope declares.
+            format!(
+                r#"<rpc xmlns="{base}" xmlns:v="{vpn}" message-id="1"><v:refresh-bgp-vpn-target>{}</v:refresh-bgp-vpn-target></rpc>"#,
+                "<v:all/><v:direction>import</v:direction>"
+            ),
+            format!(
+                r#"<nc:rpc xmlns:nc="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></nc:rpc>"#
+            ),
+            // The operation inherits the envelope's namespace.
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target>{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{vpn}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            // Text, comments, two operations, none, trailing content.
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1">x<refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target>x</rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><!-- c --><refresh-bgp-vpn-target xmlns="{vpn}"><!-- c -->{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(r#"<rpc xmlns="{base}" message-id="1"></rpc>"#),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc><x/>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpcx>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</wrong></rpc>"#
+            ),
+            // Envelope attributes: prefixed, repeated, entities.
+            format!(
+                r#"<rpc xmlns="{base}" x:a="1" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1" message-id="2"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="&bogus;"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}"message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            // Content the parser judges: entities, CDATA, unknown elements.
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}"><all/><direction>im&#112;ort</direction></refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}"><all/><direction><![CDATA[import]]></direction></refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}"><all/><direction>import</direction><x/></refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}"><all/><direction>import</direction><all/></refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}"><all/></refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}" a="1">{body}</refresh-bgp-vpn-target></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><refresh-bgp-vpn-target xmlns="{vpn}">{body}<a>{}</a></refresh-bgp-vpn-target></rpc>"#,
+                "<a>".repeat(70)
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><get-config><source><running/></source></get-config></rpc>"#
+            ),
+            format!(
+                r#"<rpc xmlns="{base}" message-id="1"><get-config xmlns="{base}"><source><running/></source></get-config></rpc>"#
+            ),
+        ];
+        requests.extend(variants.iter().map(|v| v.as_bytes().to_vec()));
+        let mut fast = 0;
+        for (model, mode) in [("CE8855", None), ("CE6885-LL", Some("low-latency"))] {
+            let schema = Schema::load(DeviceProfile::lookup(model, mode).unwrap()).unwrap();
+            for request in &requests {
+                let text = String::from_utf8_lossy(request);
+                let full = validate_full(&schema, request);
+                if let Some(rpc) = accepted_without_envelope(&schema, request) {
+                    fast += 1;
+                    assert_eq!(Ok(rpc), full, "{text} on {model}");
+                }
+                assert_eq!(
+                    validate_uncached(&schema, request),
+                    full,
+                    "{text} on {model}"
+                );
+            }
+        }
+        // The catalogue's valid requests and the plain variants took it.
+        assert!(fast >= 20, "only {fast} requests without the envelope");
+        assert!(
+            scan::plain_operation(variants[0].as_bytes(), NETCONF_BASE_NS.as_bytes()).is_some()
+        );
+        for v in &variants[3..] {
+            if let Some(r) = scan::plain_operation(v.as_bytes(), NETCONF_BASE_NS.as_bytes()) {
+                assert!(
+                    !v.contains("xmlns:") && !v.contains("<!--") && !v.contains("&#"),
+                    "{v} {r:?}"
+                );
+            }
+        }
     }
 
     #[test]
