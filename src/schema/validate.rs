@@ -215,13 +215,20 @@ fn validated(op: DataNodeRef<'_>) -> ValidatedRpc {
         if !matches!(s.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
             continue;
         }
-        let mut names: Vec<String> = node
+        // The names from the leaf up to the operation, written from the
+        // end: one string per leaf (most parameters are the operation's
+        // children, a single name).
+        let mut path = String::new();
+        for n in node
             .inclusive_ancestors()
             .take_while(|n| n.as_raw() != op.as_raw())
-            .map(|n| n.schema().name().to_owned())
-            .collect();
-        names.reverse();
-        leaves.push((names.join("/"), node.value_canonical().unwrap_or_default()));
+        {
+            if !path.is_empty() {
+                path.insert(0, '/');
+            }
+            path.insert_str(0, n.schema().name());
+        }
+        leaves.push((path, node.value_canonical().unwrap_or_default()));
     }
     ValidatedRpc {
         module: module.name().to_owned(),
