@@ -125,6 +125,17 @@ impl Element {
     }
 }
 
+/// A name or namespace of the document as a `String`. The document was
+/// checked to be UTF-8 as a whole and quick-xml cuts it at markup, so the
+/// check here succeeds (and is cheaper than `from_utf8_lossy`'s chunked
+/// walk); the lossy copy is only a fallback.
+fn owned(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// Parses one XML document into an element tree.
 pub fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
     // Checked before the XML parser sees the text: a NUL byte is never legal
@@ -146,12 +157,10 @@ pub fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
             .read_resolved_event()
             .map_err(|e| XmlError::Syntax(e.to_string()))?;
         let ns = match resolved {
-            ResolveResult::Bound(ns) => Some(String::from_utf8_lossy(ns.into_inner()).into_owned()),
+            ResolveResult::Bound(ns) => Some(owned(ns.into_inner())),
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(p) => {
-                return Err(XmlError::UnknownPrefix(
-                    String::from_utf8_lossy(&p).into_owned(),
-                ));
+                return Err(XmlError::UnknownPrefix(owned(&p)));
             }
         };
         match event {
@@ -164,22 +173,18 @@ pub fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
                 }
                 let mut el = Element {
                     ns,
-                    name: String::from_utf8_lossy(start.local_name().into_inner()).into_owned(),
+                    name: owned(start.local_name().into_inner()),
                     ..Default::default()
                 };
                 for attr in start.attributes() {
                     let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
-                    let qname = String::from_utf8_lossy(attr.key.into_inner()).into_owned();
+                    let qname = owned(attr.key.into_inner());
                     let (ans, local) = reader.resolve_attribute(attr.key);
                     let ans = match ans {
-                        ResolveResult::Bound(ns) => {
-                            Some(String::from_utf8_lossy(ns.into_inner()).into_owned())
-                        }
+                        ResolveResult::Bound(ns) => Some(owned(ns.into_inner())),
                         ResolveResult::Unbound => None,
                         ResolveResult::Unknown(p) => {
-                            return Err(XmlError::UnknownPrefix(
-                                String::from_utf8_lossy(&p).into_owned(),
-                            ));
+                            return Err(XmlError::UnknownPrefix(owned(&p)));
                         }
                     };
                     let value = attr
@@ -187,7 +192,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
                         .map_err(|e| XmlError::Syntax(e.to_string()))?
                         .into_owned();
                     el.attrs.push(Attribute {
-                        name: String::from_utf8_lossy(local.into_inner()).into_owned(),
+                        name: owned(local.into_inner()),
                         ns: if qname.starts_with("xmlns") {
                             None
                         } else {
@@ -220,7 +225,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
                 let c = match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => {
-                        let name = String::from_utf8_lossy(&r).into_owned();
+                        let name = owned(&r);
                         match quick_xml::escape::resolve_predefined_entity(&name) {
                             Some(s) => s.to_owned(),
                             None => return Err(XmlError::UnknownEntity(name)),
