@@ -3,6 +3,9 @@
 //!
 //! - `lyd_validate_op`: mandatory nodes and "data for two cases of a choice"
 //!   are checked only there, not by the parser;
+//! - `lyd_parse_op` of the operation element alone as a YANG RPC: yang5's
+//!   wrapper copies the bytes into a `CString` with `.unwrap()` and only
+//!   offers the NETCONF type with its envelope (see `validate.rs`);
 //! - the full last error record (`ly_err_last`): yang5's `Error` drops the
 //!   validation code and the schema path, which the error mapping needs;
 //! - the feature list of a module (`lysp_feature_next`): yang5 can only ask
