@@ -405,6 +405,15 @@ mod tests {
         }
     }
 
+    /// The parameters `hash-password` writes: one lane, on purpose
+    /// (docs/decisions.md, "Argon2id stays at one lane").
+    #[test]
+    fn new_hashes_are_argon2id_19_mib_two_passes_one_lane() {
+        let h = hash_password("pw").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert_eq!(PasswordHash::new(&h).unwrap().hash.unwrap().len(), 32);
+    }
+
     #[test]
     fn level_numbers() {
         assert_eq!(Level::try_from(2), Ok(Level::Configuration));
