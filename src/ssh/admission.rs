@@ -190,13 +190,13 @@ impl Drop for Startup {
 /// A stream that can acknowledge what was just read at once.
 ///
 /// Why: the OpenSSH client runs a non-interactive session (`ssh -s netconf`,
-/// no tty) with Nagle's algorithm on, and during the handshake it writes two
-/// small packets in a row without reading in between (its KEXINIT, then,
-/// once ours is read, its ECDH init, RFC 4253 §7 / RFC 8731 §3). Nagle holds
-/// the second until the first is acknowledged, and Linux delays that ACK by
-/// 40 ms (the receiver has nothing of its own to send: our KEXINIT already
-/// went out). That stall was a third of a quiet-machine login
-/// (docs/performance.md, "Session set-up: the stalls").
+/// no tty) with Nagle's algorithm on. In the key exchange it writes its
+/// KEXINIT, reads ours (usually sent before its own arrived), then writes
+/// its ECDH init (RFC 4253 §7, RFC 8731 §3): two small packets with
+/// nothing from us in between to carry an ACK. Nagle holds the second until
+/// the first is acknowledged, and Linux delays that ACK by 40 ms. That
+/// stall was over a quarter of a lightly loaded login (docs/performance.md,
+/// "Session set-up: the stalls").
 pub trait AckNow {
     /// Acknowledges the received data now; failure only costs time.
     fn ack_now(&self);
