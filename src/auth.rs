@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use zeroize::Zeroize;
 
 /// The switch's command levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
@@ -110,13 +111,97 @@ pub fn check_password_hash(hash: &str) -> Result<(), HashError> {
     PasswordHash::new(hash).map(|_| ()).map_err(HashError)
 }
 
-fn verify(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+/// The Argon2 memory of the last verification, wiped, kept for the next.
+///
+/// Why: a verification of the shipped parameters fills 19 MiB. Allocated
+/// fresh each time, that memory is faulted in page by page and zeroed by
+/// the kernel, then handed back at once (mimalloc purges freed pages
+/// without delay, docs/configuration.md "Memory"): about a third of the
+/// verification's CPU time in a profile of the agent (docs/performance.md,
+/// "Session set-up: the stalls"). The hash itself is unchanged: same
+/// function, same parameters, same work per guess.
+///
+/// Every block is derived from the password, and the first blocks of a
+/// lane can be recomputed from a password guess at BLAKE2b speed, so the
+/// memory is wiped (volatile writes, `zeroize`) before it is kept. One
+/// spare at most: concurrent verifications beyond it allocate their own
+/// (bounded as before by the connections that may authenticate,
+/// `ssh::admission`), and those are freed, not kept.
+static SPARE_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+
+/// The largest memory kept between verifications (64 MiB); a hash asking
+/// for more gets its memory allocated and freed each time.
+const MAX_KEPT_BLOCKS: usize = 64 * 1024;
+
+/// Argon2 memory for `blocks` blocks: the spare if it is free and large
+/// enough, else a fresh allocation.
+fn take_memory(blocks: usize) -> Vec<Block> {
+    let spare = SPARE_MEMORY
+        .try_lock()
+        .ok()
+        .map(|mut m| std::mem::take(&mut *m));
+    match spare {
+        Some(m) if m.len() >= blocks => m,
+        _ => vec![Block::default(); blocks],
     }
+}
+
+/// Wipes `memory` and keeps it as the spare if there is none.
+fn return_memory(mut memory: Vec<Block>) {
+    for b in memory.iter_mut() {
+        b.zeroize();
+    }
+    if memory.len() > MAX_KEPT_BLOCKS {
+        return;
+    }
+    if let Ok(mut spare) = SPARE_MEMORY.try_lock()
+        && spare.is_empty()
+    {
+        *spare = memory;
+    }
+}
+
+/// Whether `password` matches the PHC string `hash`: what
+/// `PasswordVerifier::verify_password` of the `argon2` crate computes (the
+/// algorithm, version, parameters, salt and output length all from the
+/// string, a constant-time comparison of the outputs), with the memory
+/// taken from [`SPARE_MEMORY`].
+pub fn verify_password_hash(hash: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut memory = take_memory(blocks);
+    let computed = Output::init_with(expected.len(), |out| {
+        argon2
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+            .map_err(|_| argon2::password_hash::Error::Password)
+    });
+    return_memory(memory);
+    // Output's equality is constant-time (password-hash's `Output` notes).
+    computed.is_ok_and(|c| c == expected)
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    verify_password_hash(hash, password)
 }
 
 impl Users {
@@ -224,6 +309,109 @@ mod tests {
         assert!(users.check_password("admin", "wrong").is_none());
         assert!(users.check_password("nobody", "s3cret").is_none());
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    /// The library's own verification, the reference for ours.
+    fn library_verify(hash: &str, password: &str) -> bool {
+        use argon2::password_hash::PasswordVerifier;
+        let parsed = PasswordHash::new(hash).unwrap();
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    }
+
+    fn hash_with(algorithm: Algorithm, version: Version, m: u32, t: u32, p: u32) -> String {
+        let params = Params::new(m, t, p, Some(32)).unwrap();
+        let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+        Argon2::new(algorithm, version, params)
+            .hash_password(b"right horse", &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn verification_answers_as_the_library_does() {
+        let hashes = [
+            hash_password("right horse").unwrap(),
+            DUMMY_HASH.to_owned(),
+            hash_with(Algorithm::Argon2id, Version::V0x13, 64, 1, 1),
+            hash_with(Algorithm::Argon2id, Version::V0x13, 64, 3, 2),
+            hash_with(Algorithm::Argon2i, Version::V0x13, 32, 2, 1),
+            hash_with(Algorithm::Argon2d, Version::V0x10, 32, 2, 4),
+            // A 36-byte output of some other password.
+            "$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$ANNU9Cw2f7WIZgZ2FfeR7zJDeVhqPm1Lr1Pp1aMEbmDiIpUA".to_owned(),
+        ];
+        for h in &hashes {
+            for pw in ["right horse", "wrong horse", ""] {
+                assert_eq!(
+                    verify_password_hash(h, pw),
+                    library_verify(h, pw),
+                    "{h} / {pw:?}"
+                );
+            }
+        }
+        assert!(verify_password_hash(&hashes[0], "right horse"));
+        assert!(verify_password_hash(&hashes[3], "right horse"));
+        assert!(!verify_password_hash(&hashes[0], "wrong horse"));
+        // Not PHC strings, or without salt or output: refused, no panic.
+        for h in [
+            "",
+            "plain",
+            "$argon2id$v=19$m=64,t=1,p=1",
+            "$scrypt$ln=4,r=8,p=1$c2FsdA$aGFzaA",
+        ] {
+            assert!(!verify_password_hash(h, "x"), "{h}");
+        }
+    }
+
+    #[test]
+    fn kept_memory_is_wiped_and_big_memory_not_kept() {
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let mut memory = vec![Block::default(); params.block_count()];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .fill_memory(b"pw", b"saltsaltsaltsalt", &mut memory[..])
+            .unwrap();
+        assert!(memory.iter().any(|b| b.as_ref().iter().any(|w| *w != 0)));
+        return_memory(memory);
+        // Whatever the spare is now (other tests verify concurrently), it
+        // holds no trace of a password.
+        let spare = SPARE_MEMORY.lock().unwrap();
+        assert!(spare.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+        assert!(spare.len() <= MAX_KEPT_BLOCKS);
+        drop(spare);
+        let m = take_memory(8);
+        assert!(m.len() >= 8);
+        return_memory(vec![Block::default(); MAX_KEPT_BLOCKS + 1]);
+        assert!(SPARE_MEMORY.lock().unwrap().len() <= MAX_KEPT_BLOCKS);
+        return_memory(m);
+    }
+
+    #[test]
+    fn concurrent_verifications_agree() {
+        let h = hash_with(Algorithm::Argon2id, Version::V0x13, 256, 1, 1);
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    (0..5).all(|_| {
+                        verify_password_hash(&h, "right horse")
+                            && !verify_password_hash(&h, if i % 2 == 0 { "x" } else { "" })
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+    }
+
+    /// The parameters `hash-password` writes: one lane, on purpose
+    /// (docs/decisions.md, "Argon2id stays at one lane").
+    #[test]
+    fn new_hashes_are_argon2id_19_mib_two_passes_one_lane() {
+        let h = hash_password("pw").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert_eq!(PasswordHash::new(&h).unwrap().hash.unwrap().len(), 32);
     }
 
     #[test]

@@ -187,9 +187,38 @@ impl Drop for Startup {
     }
 }
 
+/// A stream that can acknowledge what was just read at once.
+///
+/// Why: the OpenSSH client runs a non-interactive session (`ssh -s netconf`,
+/// no tty) with Nagle's algorithm on. In the key exchange it writes its
+/// KEXINIT, reads ours (usually sent before its own arrived), then writes
+/// its ECDH init (RFC 4253 §7, RFC 8731 §3): two small packets with
+/// nothing from us in between to carry an ACK. Nagle holds the second until
+/// the first is acknowledged, and Linux delays that ACK by 40 ms. That
+/// stall was over a quarter of a lightly loaded login (docs/performance.md,
+/// "Session set-up: the stalls").
+pub trait AckNow {
+    /// Acknowledges the received data now; failure only costs time.
+    fn ack_now(&self);
+}
+
+impl AckNow for tokio::net::TcpStream {
+    fn ack_now(&self) {
+        // Linux re-enters delayed ACKs by itself, so this is asked after
+        // every read of the set-up; one setsockopt per read, no state kept.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = self.set_quickack(true);
+    }
+}
+
+impl AckNow for tokio::io::DuplexStream {
+    fn ack_now(&self) {}
+}
+
 /// The TCP stream of a connection that must log in within the grace time
 /// (sshd's `LoginGraceTime`): once it has passed without a login, reads
 /// fail, which ends the SSH connection whatever state its handshake is in.
+/// Until the login, every read is acknowledged at once ([`AckNow`]).
 pub struct GraceStream<S> {
     inner: S,
     deadline: Pin<Box<Sleep>>,
@@ -214,7 +243,7 @@ fn grace_expired() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "login grace time expired")
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for GraceStream<S> {
+impl<S: AsyncRead + AckNow + Unpin> AsyncRead for GraceStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -223,7 +252,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for GraceStream<S> {
         if self.expired(cx) {
             return Poll::Ready(Err(grace_expired()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(())))
+            && buf.filled().len() > before
+            && !self.authenticated.load(Ordering::Acquire)
+        {
+            self.inner.ack_now();
+        }
+        r
     }
 }
 
@@ -316,6 +353,57 @@ mod tests {
         assert!(s3.authenticate().is_none());
         drop(p1);
         assert!(s3.authenticate().is_some());
+    }
+
+    /// A stream that counts the immediate acknowledgements asked of it.
+    struct Counting {
+        inner: tokio::io::DuplexStream,
+        acks: Arc<AtomicU64>,
+    }
+
+    impl AsyncRead for Counting {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AckNow for Counting {
+        fn ack_now(&self) {
+            self.acks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test]
+    async fn grace_stream_acks_each_read_until_the_login() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(64);
+        let acks = Arc::new(AtomicU64::new(0));
+        let flag = Arc::new(AtomicBool::new(false));
+        let inner = Counting {
+            inner: server,
+            acks: acks.clone(),
+        };
+        let mut s = GraceStream::new(inner, Duration::from_secs(60), flag.clone());
+        let mut b = [0u8; 8];
+        for round in 1..=2u64 {
+            client.write_all(b"kexinit").await.unwrap();
+            assert_eq!(s.read(&mut b).await.unwrap(), 7);
+            assert_eq!(acks.load(Ordering::Relaxed), round);
+        }
+        // Logged in: delayed ACKs again (the replies carry them).
+        flag.store(true, Ordering::Release);
+        client.write_all(b"rpc").await.unwrap();
+        assert_eq!(s.read(&mut b).await.unwrap(), 3);
+        assert_eq!(acks.load(Ordering::Relaxed), 2);
+        // End of stream is not data: nothing to acknowledge.
+        flag.store(false, Ordering::Release);
+        drop(client);
+        assert_eq!(s.read(&mut b).await.unwrap(), 0);
+        assert_eq!(acks.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test]
