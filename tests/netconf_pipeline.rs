@@ -111,3 +111,63 @@ async fn a_reply_queue_smaller_than_a_batch_keeps_replies_flowing() {
     .unwrap();
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_interleave_with_a_batched_burst() {
+    // RFC 5277 §6: notifications go between whole replies. Every refresh
+    // publishes a soft-reset event, so a subscriber's burst of refreshes
+    // makes replies and notifications share the writer's batches.
+    const N: usize = 300;
+    let agent = TestAgent::start("").await;
+    let addr = agent.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut c = Client::connect_hello(addr, ADMIN);
+        let r = c.rpc(
+            "<create-subscription xmlns=\"urn:ietf:params:xml:ns:netconf:notification:1.0\"/>",
+        );
+        assert!(r.contains("<ok/>"), "{r}");
+        // Well inside the SSH windows both ways (about 50 kB of requests,
+        // 250 kB of answers), so the blocking writes cannot wait on reads.
+        let body = &bodies()[0];
+        for i in 0..N {
+            c.send_framed(
+                format!(
+                    "<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"b{i}\">{body}</rpc>"
+                )
+                .as_bytes(),
+            );
+        }
+        let (mut replies, mut resets) = (0, 0);
+        while replies < N || resets < N {
+            let m = c.recv().expect("a message");
+            if m.contains("<rpc-reply") {
+                assert!(!m.contains("<notification"), "{m}");
+                assert!(
+                    m.contains(&format!("message-id=\"b{replies}\"")),
+                    "reply {replies}: {m}"
+                );
+                assert!(m.contains("<ok/>"), "{m}");
+                replies += 1;
+            } else {
+                assert!(m.starts_with("<notification") || m.contains("<notification "), "{m}");
+                assert!(!m.contains("<rpc-reply"), "{m}");
+                if m.contains("<soft-reset") {
+                    resets += 1;
+                }
+            }
+        }
+        assert_eq!((replies, resets), (N, N));
+        c.send_framed(
+            b"<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"end\"><close-session/></rpc>",
+        );
+        // Any other event may still come first.
+        let end = (0..100)
+            .map(|_| c.recv().expect("a message"))
+            .find(|m| m.contains("<rpc-reply"))
+            .expect("the close-session reply");
+        assert!(end.contains("<ok/>"), "{end}");
+    })
+    .await
+    .unwrap();
+    agent.stop().await;
+}
