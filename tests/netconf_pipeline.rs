@@ -4,7 +4,9 @@
 //! waits for the BGP engine), reads and edits is answered completely, in
 //! order (RFC 6241 §4.1, §4.2), each reply the same as when its request is
 //! sent alone; a lone request is answered while the session is otherwise
-//! idle; a reply queue smaller than one batch does not hold replies back.
+//! idle; a reply queue smaller than one batch does not hold replies back;
+//! a subscriber's notifications go between whole replies of a burst
+//! (RFC 5277 §6).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
