@@ -8,14 +8,14 @@
 //! ([`super::state::FlowLimits`]), and the reader never waits for the writer.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -241,6 +241,7 @@ where
     let (in_tx, in_rx) = mpsc::unbounded_channel();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let reply_room = Arc::new(Semaphore::new(state.flow.reply_queue.max(1)));
+    let pace = Pace::default();
 
     let reader = read_messages(
         rd,
@@ -274,6 +275,7 @@ where
         in_rx,
         out_tx,
         &reply_room,
+        &pace,
         &stop,
     );
     let writer = write_replies(
@@ -286,6 +288,7 @@ where
             session: &guard.counters,
         },
         state.flow.write_stall,
+        &pace,
         &stop,
     );
     // The reader ends by handing its last word (end of stream, error) to the
@@ -326,6 +329,43 @@ const MESSAGE_OVERHEAD: usize = 64;
 const WRITE_BATCH: usize = 64 * 1024;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
+/// The longest the writer holds replies back while the processor is still
+/// answering queued requests (see [`Pace`]).
+const WRITE_HOLD: Duration = Duration::from_millis(2);
+
+/// Tells the writer whether more replies are coming at once. While the
+/// processor has requests to answer, the writer gathers the replies it has
+/// into one write (one SSH packet, one `send`) instead of writing each one
+/// on its own whenever the processor waits for another task (the BGP
+/// engine, a datastore). The writer writes when the processor goes idle
+/// (waits for input, or for room in the reply queue), when the batch
+/// reaches [`WRITE_BATCH`], or after [`WRITE_HOLD`] at most, so a lone
+/// request is answered at once and a long operation delays the replies
+/// before it by [`WRITE_HOLD`] at most (docs/decisions.md, "Flow control").
+#[derive(Default)]
+struct Pace {
+    /// The processor is answering a request or has some queued.
+    busy: AtomicBool,
+    /// Signalled when `busy` falls (a stored permit is never lost: at worst
+    /// a stale one makes a batch go out early).
+    idle: Notify,
+}
+
+impl Pace {
+    fn set_busy(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    fn set_idle(&self) {
+        if self.busy.swap(false, Ordering::Relaxed) {
+            self.idle.notify_one();
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+}
 
 /// What the reader hands the processor.
 enum Input {
@@ -433,6 +473,7 @@ async fn process_messages(
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Outgoing>,
     room: &Arc<Semaphore>,
+    pace: &Pace,
     stop: &CancellationToken,
 ) -> EndReason {
     let ctx = RpcContext {
@@ -449,12 +490,22 @@ async fn process_messages(
         let (reply, subscribed) = whole;
         let want =
             u32::try_from(reply.len().clamp(1, state.flow.reply_queue.max(1))).unwrap_or(u32::MAX);
-        let permit = tokio::select! {
-            _ = stop.cancelled() => return false,
-            p = room.clone().acquire_many_owned(want) => match p {
-                Ok(p) => p,
-                Err(_) => return false,
-            },
+        let permit = match room.clone().try_acquire_many_owned(want) {
+            Ok(p) => p,
+            Err(_) => {
+                // The queue is full of replies the writer may be holding:
+                // let it write them now, or both would wait for the hold.
+                pace.set_idle();
+                let p = tokio::select! {
+                    _ = stop.cancelled() => return false,
+                    p = room.clone().acquire_many_owned(want) => match p {
+                        Ok(p) => p,
+                        Err(_) => return false,
+                    },
+                };
+                pace.set_busy();
+                p
+            }
         };
         tx.send(Outgoing {
             reply,
@@ -464,6 +515,10 @@ async fn process_messages(
         .is_ok()
     };
     loop {
+        if rx.is_empty() {
+            // Nothing more to answer: whatever the writer holds goes out.
+            pace.set_idle();
+        }
         let next = async {
             match state.limits.idle_timeout {
                 Some(t) => loop {
@@ -482,6 +537,7 @@ async fn process_messages(
             _ = stop.cancelled() => return stopped(state, guard),
             m = next => m,
         };
+        pace.set_busy();
         let (bytes, cost) = match msg {
             None => return EndReason::IdleTimeout,
             Some(None) | Some(Some(Input::Eof)) => return EndReason::ClientClosed,
@@ -558,7 +614,8 @@ impl Piece {
 /// only after the reply of `create-subscription` is out, and not after a
 /// `notificationComplete` until the next subscription's reply. A write
 /// that makes no progress for `stall` ends the session (a client that does
-/// not read).
+/// not read). While `pace` says more replies are coming, the batch is held
+/// back to be written in one go ([`Pace`]).
 #[allow(clippy::too_many_arguments)]
 async fn write_replies<W>(
     mut wr: W,
@@ -567,6 +624,7 @@ async fn write_replies<W>(
     mut notes: notify::Receiver,
     count: Written<'_>,
     stall: Option<Duration>,
+    pace: &Pace,
     kill: &CancellationToken,
 ) -> Result<(), EndReason>
 where
@@ -599,18 +657,50 @@ where
             _ => {}
         };
         turn(&batch[0], &mut notifying);
-        while size < WRITE_BATCH {
-            let next = match rx.try_recv() {
-                Ok(o) => Piece::Reply(o),
-                Err(_) if notifying => match notes.try_recv() {
-                    Some(n) => Piece::Note(n),
-                    None => break,
-                },
-                Err(_) => break,
-            };
-            turn(&next, &mut notifying);
-            size += next.bytes().len();
-            batch.push(next);
+        // Takes what is queued already, up to the batch size.
+        let gather = |batch: &mut Vec<Piece>,
+                      size: &mut usize,
+                      notifying: &mut bool,
+                      rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+                      notes: &mut notify::Receiver| {
+            while *size < WRITE_BATCH {
+                let next = match rx.try_recv() {
+                    Ok(o) => Piece::Reply(o),
+                    Err(_) if *notifying => match notes.try_recv() {
+                        Some(n) => Piece::Note(n),
+                        None => break,
+                    },
+                    Err(_) => break,
+                };
+                turn(&next, notifying);
+                *size += next.bytes().len();
+                batch.push(next);
+            }
+        };
+        gather(&mut batch, &mut size, &mut notifying, &mut rx, &mut notes);
+        if size < WRITE_BATCH && pace.is_busy() {
+            // More replies are on their way: wait for them (bounded by
+            // WRITE_HOLD) rather than write a packet per reply.
+            let until = tokio::time::sleep(WRITE_HOLD);
+            tokio::pin!(until);
+            while size < WRITE_BATCH && pace.is_busy() {
+                let next = tokio::select! {
+                    biased;
+                    _ = kill.cancelled() => return Ok(()),
+                    r = rx.recv() => match r {
+                        Some(o) => Piece::Reply(o),
+                        // The processor is done: write what is here.
+                        None => break,
+                    },
+                    Some(n) = notes.recv(), if notifying => Piece::Note(n),
+                    _ = pace.idle.notified() => break,
+                    _ = &mut until => break,
+                };
+                turn(&next, &mut notifying);
+                size += next.bytes().len();
+                batch.push(next);
+                gather(&mut batch, &mut size, &mut notifying, &mut rx, &mut notes);
+            }
         }
         for p in &batch {
             codec
