@@ -338,8 +338,8 @@ const WRITE_HOLD: Duration = Duration::from_millis(2);
 /// into one write (one SSH packet, one `send`) instead of writing each one
 /// on its own whenever the processor waits for another task (the BGP
 /// engine, a datastore). The writer writes when the processor goes idle
-/// (waits for input, or for room in the reply queue), when the batch
-/// reaches [`WRITE_BATCH`], or after [`WRITE_HOLD`] at most, so a lone
+/// (waits for input, or for room in the reply queue) or after
+/// [`WRITE_HOLD`] at most, [`WRITE_BATCH`] bytes per write, so a lone
 /// request is answered at once and a long operation delays the replies
 /// before it by [`WRITE_HOLD`] at most (docs/decisions.md, "Flow control").
 #[derive(Default)]
@@ -679,28 +679,33 @@ where
         };
         gather(&mut batch, &mut size, &mut notifying, &mut rx, &mut notes);
         if size < WRITE_BATCH && pace.is_busy() {
-            // More replies are on their way: wait for them (bounded by
-            // WRITE_HOLD) rather than write a packet per reply.
+            // More replies are on their way: wait for the processor to go
+            // idle (bounded by WRITE_HOLD) rather than write a packet per
+            // reply, then take what it queued meanwhile. The reply queue is
+            // not awaited here: each reply would wake this task while the
+            // processor is still running in it, and a task woken while it
+            // runs is put back on the scheduler's queue and another worker
+            // thread woken to look for work — per reply, the largest
+            // scheduling cost of a pipelined burst. The queue's bytes are
+            // bounded by the reply permits, which send the processor idle
+            // when they run out.
             let until = tokio::time::sleep(WRITE_HOLD);
             tokio::pin!(until);
-            while size < WRITE_BATCH && pace.is_busy() {
-                let next = tokio::select! {
+            while pace.is_busy() {
+                tokio::select! {
                     biased;
                     _ = kill.cancelled() => return Ok(()),
-                    r = rx.recv() => match r {
-                        Some(o) => Piece::Reply(o),
-                        // The processor is done: write what is here.
-                        None => break,
-                    },
-                    Some(n) = notes.recv(), if notifying => Piece::Note(n),
                     _ = pace.idle.notified() => break,
                     _ = &mut until => break,
+                    Some(n) = notes.recv(), if notifying => {
+                        let n = Piece::Note(n);
+                        turn(&n, &mut notifying);
+                        size += n.bytes().len();
+                        batch.push(n);
+                    }
                 };
-                turn(&next, &mut notifying);
-                size += next.bytes().len();
-                batch.push(next);
-                gather(&mut batch, &mut size, &mut notifying, &mut rx, &mut notes);
             }
+            gather(&mut batch, &mut size, &mut notifying, &mut rx, &mut notes);
         }
         for p in &batch {
             codec
