@@ -394,9 +394,26 @@ pub enum ReplyBody {
 /// Builds `<rpc-reply>`, echoing every attribute of the request (RFC 6241 §4.2)
 /// except a default-namespace declaration, which the reply sets itself.
 pub fn reply(attrs: &[Attribute], body: &ReplyBody) -> String {
-    let mut s = format!("<rpc-reply xmlns=\"{BASE_NS}\"");
+    // Pushed piece by piece into one allocation of about the right size:
+    // this runs once per reply.
+    let body_len = match body {
+        ReplyBody::Xml(x) => x.len(),
+        _ => 16,
+    };
+    let attrs_len: usize = attrs
+        .iter()
+        .map(|a| a.qname.len() + a.value.len() + 4)
+        .sum();
+    let mut s = String::with_capacity(48 + BASE_NS.len() + attrs_len + body_len);
+    s.push_str("<rpc-reply xmlns=\"");
+    s.push_str(BASE_NS);
+    s.push('"');
     for a in attrs.iter().filter(|a| a.qname != "xmlns") {
-        let _ = write!(s, " {}=\"{}\"", a.qname, Escaped(&a.value));
+        s.push(' ');
+        s.push_str(&a.qname);
+        s.push_str("=\"");
+        crate::xml::push_escaped(&mut s, &a.value);
+        s.push('"');
     }
     s.push('>');
     match body {
