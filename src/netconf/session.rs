@@ -7,12 +7,15 @@
 //! a time, and a writer; the queues between them are bounded in bytes
 //! ([`super::state::FlowLimits`]), and the reader never waits for the writer.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures::stream::FuturesOrdered;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
@@ -514,41 +517,113 @@ async fn process_messages(
         })
         .is_ok()
     };
+    // A reply of a request that ran overlapped (see `runs_overlapped`),
+    // queued in request order; Some(reason) when the session must end.
+    let queue = &queue;
+    let deliver = |reply: String, cost: usize| async move {
+        let queued = queue((reply, false)).await;
+        input.answered(cost);
+        if queued {
+            None
+        } else if stop.is_cancelled() {
+            Some(stopped(state, guard))
+        } else {
+            Some(EndReason::Io("writer gone".into()))
+        }
+    };
+    // Requests of the application's modules run side by side, at most
+    // MAX_IN_FLIGHT, and are answered in request order; any other input
+    // waits until all of them are answered.
+    let mut inflight: FuturesOrdered<InFlight<'_>> = FuturesOrdered::new();
+    let ctx = &ctx;
     loop {
-        if rx.is_empty() {
+        if rx.is_empty() && inflight.is_empty() {
             // Nothing more to answer: whatever the writer holds goes out.
             pace.set_idle();
         }
-        let next = async {
-            match state.limits.idle_timeout {
-                Some(t) => loop {
-                    match tokio::time::timeout(t, rx.recv()).await {
-                        Ok(m) => break Some(m),
-                        // A subscriber is not idle: it listens (RFC 5277);
-                        // the write stall bound still applies to it.
-                        Err(_) if state.notifier.is_subscribed(guard.id) => {}
-                        Err(_) => break None,
+        let msg = if inflight.is_empty() {
+            let next = async {
+                match state.limits.idle_timeout {
+                    Some(t) => loop {
+                        match tokio::time::timeout(t, rx.recv()).await {
+                            Ok(m) => break Some(m),
+                            // A subscriber is not idle: it listens (RFC 5277);
+                            // the write stall bound still applies to it.
+                            Err(_) if state.notifier.is_subscribed(guard.id) => {}
+                            Err(_) => break None,
+                        }
+                    },
+                    None => Some(rx.recv().await),
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return stopped(state, guard),
+                m = next => m,
+            }
+        } else {
+            // Input first, so that a pipelined burst fills the flight and
+            // the BGP engine takes its requests together; the oldest
+            // request's reply when there is no input or the flight is full.
+            let done = tokio::select! {
+                biased;
+                // kill-session stops operations in progress (RFC 6241 §7.9).
+                _ = stop.cancelled() => return stopped(state, guard),
+                m = rx.recv(), if inflight.len() < MAX_IN_FLIGHT => Err(m),
+                Some(d) = inflight.next() => Ok(d),
+            };
+            match done {
+                Ok((reply, cost)) => {
+                    if let Some(end) = deliver(reply, cost).await {
+                        return end;
                     }
-                },
-                None => Some(rx.recv().await),
+                    continue;
+                }
+                Err(m) => Some(m),
             }
         };
-        let msg = tokio::select! {
-            _ = stop.cancelled() => return stopped(state, guard),
-            m = next => m,
-        };
         pace.set_busy();
-        let (bytes, cost) = match msg {
-            None => return EndReason::IdleTimeout,
-            Some(None) | Some(Some(Input::Eof)) => return EndReason::ClientClosed,
-            Some(Some(Input::Message(b, cost))) => (b, cost),
-            Some(Some(Input::Io(e))) => return EndReason::Io(e.to_string()),
-            Some(Some(Input::Overrun(n))) => {
+        let next = match msg {
+            Some(Some(Input::Message(b, cost))) => match parse_message(state, guard, &b) {
+                Ok(rpc) if runs_overlapped(state, &rpc) => {
+                    inflight.push_back(Box::pin(async move {
+                        let (reply, _, _) = answer(state, guard, ctx, &b, &rpc).await;
+                        (reply, cost)
+                    }));
+                    continue;
+                }
+                parsed => Next::Request(b, cost, parsed),
+            },
+            other => Next::Other(other),
+        };
+        // Anything else runs once every request before it is answered.
+        loop {
+            let done = tokio::select! {
+                _ = stop.cancelled() => return stopped(state, guard),
+                d = inflight.next() => d,
+            };
+            let Some((reply, cost)) = done else { break };
+            if let Some(end) = deliver(reply, cost).await {
+                return end;
+            }
+        }
+        let (bytes, cost, parsed) = match next {
+            Next::Request(b, cost, parsed) => (b, cost, parsed),
+            Next::Other(None) => return EndReason::IdleTimeout,
+            Next::Other(Some(None) | Some(Some(Input::Eof))) => return EndReason::ClientClosed,
+            Next::Other(Some(Some(Input::Message(b, cost)))) => {
+                // Taken above; kept whole here so the match is total.
+                let parsed = parse_message(state, guard, &b);
+                (b, cost, parsed)
+            }
+            Next::Other(Some(Some(Input::Io(e)))) => return EndReason::Io(e.to_string()),
+            Next::Other(Some(Some(Input::Overrun(n)))) => {
                 warn!(bytes = n, "input beyond the flow-control bound; closing");
                 return EndReason::InputOverrun;
             }
-            Some(Some(Input::Framing(FramingError::Io(e)))) => return EndReason::Io(e.to_string()),
-            Some(Some(Input::Framing(e))) => {
+            Next::Other(Some(Some(Input::Framing(FramingError::Io(e))))) => {
+                return EndReason::Io(e.to_string());
+            }
+            Next::Other(Some(Some(Input::Framing(e)))) => {
                 // The stream can no longer be split into messages: answer
                 // once, then close (RFC 6242 §4.2 / RFC 6241 §4.3).
                 let err = match e {
@@ -565,10 +640,13 @@ async fn process_messages(
                 return EndReason::Framing(e.to_string());
             }
         };
-        let (reply, end, subscribed) = tokio::select! {
-            // kill-session stops operations in progress (RFC 6241 §7.9).
-            _ = stop.cancelled() => return stopped(state, guard),
-            r = handle_message(state, guard, &ctx, &bytes) => r,
+        let (reply, end, subscribed) = match parsed {
+            Err(reply) => (reply, false, false),
+            Ok(rpc) => tokio::select! {
+                // kill-session stops operations in progress (RFC 6241 §7.9).
+                _ = stop.cancelled() => return stopped(state, guard),
+                r = answer(state, guard, ctx, &bytes, &rpc) => r,
+            },
         };
         drop(bytes);
         let queued = queue((reply, subscribed)).await;
@@ -584,6 +662,23 @@ async fn process_messages(
             return EndReason::CloseSession;
         }
     }
+}
+
+/// At most this many requests of the application's modules run side by
+/// side on one session (`runs_overlapped`); each also holds its message's
+/// place in the input gauge until its reply is queued.
+const MAX_IN_FLIGHT: usize = 16;
+
+/// A request running overlapped: its reply and its input cost.
+type InFlight<'a> = Pin<Box<dyn Future<Output = (String, usize)> + Send + 'a>>;
+
+/// What the processor took from the reader, once overlapped requests are
+/// set aside.
+enum Next {
+    /// A message, parsed (or the reply refusing it).
+    Request(Bytes, usize, Result<message::Rpc, String>),
+    /// Anything else the reader handed over (`None`: idle timeout).
+    Other(Option<Option<Input>>),
 }
 
 /// Where the writer counts the notifications it wrote (RFC 6022
@@ -794,46 +889,67 @@ fn killed_or_shutdown(state: &ServerState) -> EndReason {
     }
 }
 
-/// Answers one message; returns the reply, whether the session ends, and
-/// whether it was the positive reply to `create-subscription`.
-async fn handle_message(
+/// Parses one message as an `<rpc>` and counts it; the reply to send
+/// instead when it is not one.
+fn parse_message(
+    state: &ServerState,
+    guard: &SessionGuard,
+    bytes: &[u8],
+) -> Result<message::Rpc, String> {
+    match message::parse_rpc(bytes) {
+        Ok(rpc) => {
+            // RFC 6022 §2.1.5 in-rpcs: correct <rpc> messages only (the
+            // others are in-bad-rpcs).
+            state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
+            guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
+            Ok(rpc)
+        }
+        Err(rejected) => {
+            state.stats.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
+            guard.counters.in_bad_rpcs.fetch_add(1, Ordering::Relaxed);
+            count_errors(state, guard, 1);
+            warn!(error = %rejected.error, "rpc rejected");
+            Err(message::reply(
+                &rejected.attrs,
+                &ReplyBody::Errors(vec![rejected.error]),
+            ))
+        }
+    }
+}
+
+/// Runs one parsed `<rpc>`; returns the reply, whether the session ends,
+/// and whether it was the positive reply to `create-subscription`.
+async fn answer(
     state: &Arc<ServerState>,
     guard: &SessionGuard,
     ctx: &RpcContext,
     bytes: &[u8],
+    rpc: &message::Rpc,
 ) -> (String, bool, bool) {
-    let bad = |n: u64| {
-        state.stats.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
-        guard.counters.in_bad_rpcs.fetch_add(n, Ordering::Relaxed);
-    };
-    let rpc = match message::parse_rpc(bytes) {
-        Ok(rpc) => rpc,
-        Err(rejected) => {
-            bad(1);
-            count_errors(state, guard, 1);
-            warn!(error = %rejected.error, "rpc rejected");
-            return (
-                message::reply(&rejected.attrs, &ReplyBody::Errors(vec![rejected.error])),
-                false,
-                false,
-            );
-        }
-    };
-    // RFC 6022 §2.1.5 in-rpcs: correct <rpc> messages only (the others
-    // are in-bad-rpcs).
-    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
-    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
     let message_id = rpc.message_id.as_deref().unwrap_or("");
     let span = info_span!("rpc", message_id, op = %rpc.op.name);
-    let (body, end) = ops::dispatch(state, ctx, bytes, &rpc)
-        .instrument(span)
-        .await;
+    let (body, end) = ops::dispatch(state, ctx, bytes, rpc).instrument(span).await;
     if let ReplyBody::Errors(errs) = &body {
         count_errors(state, guard, errs.len() as u64);
     }
     let subscribed =
         matches!(body, ReplyBody::Ok) && rpc.op.is(NOTIFICATION_NS, "create-subscription");
     (message::reply(&rpc.attrs, &body), end, subscribed)
+}
+
+/// Whether a request may run while the ones before it are still in flight:
+/// an operation of the application's YANG modules (answered through
+/// [`super::Application::rpc`], the BGP engine for the refresh). These
+/// reach the application in order and change no NETCONF state (no
+/// datastore, lock, subscription or session end), so overlapping them
+/// keeps every effect in request order. Everything else waits until all
+/// before it are answered.
+fn runs_overlapped(state: &ServerState, rpc: &message::Rpc) -> bool {
+    let ns = rpc.op.ns.as_deref().unwrap_or("");
+    ns != super::error::BASE_NS
+        && ns != NOTIFICATION_NS
+        && ns != super::MONITORING_NS
+        && state.app.serves(ns, &rpc.op.name)
 }
 
 fn count_errors(state: &ServerState, guard: &SessionGuard, n: u64) {
