@@ -941,8 +941,10 @@ async fn answer(
 /// an operation of the application's YANG modules (answered through
 /// [`super::Application::rpc`], the BGP engine for the refresh). These
 /// reach the application in order and change no NETCONF state (no
-/// datastore, lock, subscription or session end), so overlapping them
-/// keeps every effect in request order. Everything else waits until all
+/// datastore, lock, subscription or session end); what overlaps is the
+/// wait for an earlier soft reset's writes, so the effects a client or
+/// peer sees keep the serial order RFC 6241 §4.5 asks for
+/// (docs/decisions.md, "Flow control"). Everything else waits until all
 /// before it are answered.
 fn runs_overlapped(state: &ServerState, rpc: &message::Rpc) -> bool {
     let ns = rpc.op.ns.as_deref().unwrap_or("");
