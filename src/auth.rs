@@ -200,10 +200,6 @@ pub fn verify_password_hash(hash: &str, password: &str) -> bool {
     computed.is_ok_and(|c| c == expected)
 }
 
-fn verify(hash: &str, password: &str) -> bool {
-    verify_password_hash(hash, password)
-}
-
 impl Users {
     pub fn insert(&mut self, user: User) {
         self.users.insert(user.name.clone(), user);
@@ -221,11 +217,11 @@ impl Users {
     pub fn check_password(&self, name: &str, password: &str) -> Option<&User> {
         match self.users.get(name) {
             Some(u) => match &u.password_hash {
-                Some(h) if verify(h, password) => Some(u),
+                Some(h) if verify_password_hash(h, password) => Some(u),
                 _ => None,
             },
             None => {
-                let _ = verify(DUMMY_HASH, password);
+                let _ = verify_password_hash(DUMMY_HASH, password);
                 None
             }
         }
