@@ -77,12 +77,7 @@ pub fn bgp(data: &[u8]) {
 
 /// Schema validation of an `<rpc>` (libyang through the bindings).
 pub fn schema(data: &[u8]) {
-    static SCHEMA: OnceLock<ncagent::schema::Schema> = OnceLock::new();
-    let s = SCHEMA.get_or_init(|| {
-        let p = ncagent::schema::DeviceProfile::lookup("CE8855", None).unwrap();
-        ncagent::schema::Schema::load(p).unwrap()
-    });
-    let _ = s.validate_rpc(data);
+    let _ = schema_ce8855().validate_rpc(data);
 }
 
 /// Round-trip oracle for the framing codecs (RFC 6242 §4.2, §4.3): messages
@@ -150,4 +145,47 @@ pub fn framing_roundtrip(data: &[u8]) {
     for (g, m) in got.iter().zip(&messages) {
         assert_eq!(&g[..], *m);
     }
+}
+
+/// The plain-request way of the NETCONF session (the lean scan, then the
+/// application's `precheck` on the operation element alone) against the
+/// whole way: whatever the first accepts, quick-xml reads as the same
+/// envelope and the full validation accepts with the same result. Returns
+/// whether the first accepted.
+pub fn plain_request_accepted(data: &[u8]) -> bool {
+    use ncagent::netconf::message::{parse_rpc, plain_rpc};
+    let s = schema_ce8855();
+    let Some(plain) = plain_rpc(data) else {
+        return false;
+    };
+    let Some(checked) = s.precheck(&data[plain.op.clone()]) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(data);
+    let whole = match parse_rpc(data) {
+        Ok(rpc) => rpc,
+        Err(e) => panic!(
+            "{text}: accepted plain, refused by the XML parser: {:?}",
+            e.error
+        ),
+    };
+    assert_eq!(whole.attrs, plain.rpc.attrs, "{text}");
+    assert_eq!(whole.message_id, plain.rpc.message_id, "{text}");
+    assert_eq!(whole.op.ns, plain.rpc.op.ns, "{text}");
+    assert_eq!(whole.op.name, plain.rpc.op.name, "{text}");
+    assert_eq!(whole.op.attrs, plain.rpc.op.attrs, "{text}");
+    assert_eq!(s.validate_rpc_uncached(data), Ok(checked), "{text}");
+    true
+}
+
+pub fn plain_request(data: &[u8]) {
+    let _ = plain_request_accepted(data);
+}
+
+fn schema_ce8855() -> &'static ncagent::schema::Schema {
+    static SCHEMA: OnceLock<ncagent::schema::Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let p = ncagent::schema::DeviceProfile::lookup("CE8855", None).unwrap();
+        ncagent::schema::Schema::load(p).unwrap()
+    })
 }

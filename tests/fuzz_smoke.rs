@@ -37,6 +37,16 @@ const INTERESTING: &[&[u8]] = &[
     b"<rpc",
     b"</rpc>",
     b"\xff\xff\xff\xff",
+    b"&amp;",
+    b"&lt;",
+    b"]]>",
+    b" a=\"1\"",
+    b" xmlns:p=\"urn:p\"",
+    b"p:",
+    b"</",
+    b"/>",
+    b"\t",
+    b"\xc3\xa9",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
@@ -185,6 +195,123 @@ fn schema_validation() {
         "the seed RPC is valid"
     );
     assert!(run(&xml_seeds(), 3_000, bodies::schema, 4) > 0);
+}
+
+/// The session's plain-request way: every mutant it accepts is read the
+/// same by quick-xml and accepted with the same result by the full
+/// validation (the body asserts it); enough mutants are accepted for
+/// that to say something.
+#[test]
+fn plain_requests() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+    fn body(data: &[u8]) {
+        if bodies::plain_request_accepted(data) {
+            ACCEPTED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let vpn = "urn:ncagent:yang:ncagent-bgp-vpn-target";
+    let base = "urn:ietf:params:xml:ns:netconf:base:1.0";
+    let mut seeds = vec![RPC.as_bytes().to_vec()];
+    for (attrs, body) in [
+        (r#"message-id="101""#, "<all/><direction>import</direction>"),
+        (
+            r#"message-id='a.b_c-1' x="y>z""#,
+            "<ipv4-address>192.0.2.1</ipv4-address><direction>export</direction>",
+        ),
+        (
+            r#"message-id="7""#,
+            "<group>pod &amp; rack &lt;7&gt;</group><direction>import</direction>",
+        ),
+    ] {
+        seeds.push(
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rpc xmlns=\"{base}\" {attrs}>\n  <refresh-bgp-vpn-target xmlns=\"{vpn}\">{body}</refresh-bgp-vpn-target>\n</rpc>"
+            )
+            .into_bytes(),
+        );
+    }
+    for seed in &seeds {
+        assert!(
+            bodies::plain_request_accepted(seed),
+            "{}",
+            String::from_utf8_lossy(seed)
+        );
+    }
+    assert!(run(&seeds, 5_000, body, 6) > 0);
+    // One small change each, from the characters XML gives meaning to: most
+    // mutants stay close to a valid request, which is where the two ways
+    // could part.
+    const TOKENS: &[&[u8]] = &[
+        b" ",
+        b"\t",
+        b"\n",
+        b"\r",
+        b"<",
+        b">",
+        b"/",
+        b"=",
+        b"\"",
+        b"'",
+        b"&",
+        b";",
+        b":",
+        b"!",
+        b"?",
+        b"#",
+        b"]",
+        b"-",
+        b".",
+        b"_",
+        b"x",
+        b"1",
+        b"&amp;",
+        b"&#65;",
+        b"&bogus;",
+        b"]]>",
+        b"<a/>",
+        b"</a>",
+        b"<a>",
+        b" a=\"1\"",
+        b" xmlns=\"urn:x\"",
+        b" xmlns:p=\"urn:p\"",
+        b"p:",
+        b"\x01",
+        b"\x7f",
+        b"\xc3\xa9",
+        b"\xef\xbf\xbe",
+        b"\xff",
+        b"<!-- -->",
+        b"<![CDATA[x]]>",
+        b"<?pi?>",
+    ];
+    let mut rng = Rng(0x005e_ed0f_91a1);
+    for _ in 0..80_000 {
+        let mut v = seeds[rng.below(seeds.len())].clone();
+        let i = rng.below(v.len() + 1);
+        match rng.below(4) {
+            0 if i < v.len() => {
+                v.remove(i);
+            }
+            1 if i < v.len() => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                v.splice(i..i + 1, t.iter().copied());
+            }
+            2 => {
+                let end = (i + 1 + rng.below(24)).min(v.len());
+                let piece = v[i.min(end)..end].to_vec();
+                let at = rng.below(v.len() + 1);
+                v.splice(at..at, piece);
+            }
+            _ => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                v.splice(i..i, t.iter().copied());
+            }
+        }
+        body(&v);
+    }
+    let accepted = ACCEPTED.load(Ordering::Relaxed);
+    assert!(accepted >= 2_000, "only {accepted} mutants accepted plain");
 }
 
 #[test]

@@ -382,6 +382,65 @@ pub fn parse_rpc(bytes: &[u8]) -> Result<Rpc, Box<RejectedRpc>> {
     })
 }
 
+/// A request in the plain shape of [`crate::schema::plain_rpc`], read
+/// without an XML parser.
+#[derive(Debug, Clone)]
+pub struct PlainRequest {
+    /// The envelope as [`parse_rpc`] reads it, except that `op` carries the
+    /// operation's name, namespace and attributes but not its content.
+    pub rpc: Rpc,
+    /// Where the operation element lies in the message.
+    pub op: std::ops::Range<usize>,
+}
+
+/// The request read from the lean scan, when it has the plain shape and a
+/// `message-id` (anything else is [`parse_rpc`]'s to read and answer).
+/// The shape makes the envelope well-formed XML that [`parse_rpc`] reads
+/// the same way, attributes included (no `&` in their values, so they are
+/// taken as written); the operation's content is left to the application
+/// (`Application::precheck`).
+pub fn plain_rpc(bytes: &[u8]) -> Option<PlainRequest> {
+    let plain = crate::schema::plain_rpc(bytes, BASE_NS.as_bytes())?;
+    let text = |r: &std::ops::Range<usize>| std::str::from_utf8(bytes.get(r.clone())?).ok();
+    let mut attrs = Vec::with_capacity(plain.attrs().len());
+    let mut message_id = None;
+    for (name, value) in plain.attrs() {
+        let (name, value) = (text(name)?, text(value)?);
+        if name == "message-id" {
+            message_id = Some(value.to_owned());
+        }
+        attrs.push(Attribute {
+            qname: name.to_owned(),
+            name: name.to_owned(),
+            ns: None,
+            value: value.to_owned(),
+        });
+    }
+    // RFC 6241 §4.1: without a message-id the request is refused, by
+    // parse_rpc.
+    message_id.as_ref()?;
+    let ns = text(&plain.op_ns)?;
+    let op = Element {
+        ns: Some(ns.to_owned()),
+        name: text(&plain.op_name)?.to_owned(),
+        attrs: vec![Attribute {
+            qname: "xmlns".to_owned(),
+            name: "xmlns".to_owned(),
+            ns: None,
+            value: ns.to_owned(),
+        }],
+        ..Default::default()
+    };
+    Some(PlainRequest {
+        rpc: Rpc {
+            attrs,
+            message_id,
+            op,
+        },
+        op: plain.op,
+    })
+}
+
 /// What an `<rpc-reply>` carries.
 #[derive(Debug, Clone)]
 pub enum ReplyBody {
@@ -506,6 +565,55 @@ fn filter_node(f: &Element, d: &Element) -> Option<Element> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The lean read of a plain request gives the envelope quick-xml gives,
+    /// and leaves everything else to `parse_rpc`.
+    #[test]
+    fn plain_rpc_reads_the_envelope_as_parse_rpc() {
+        let op = r#"<op xmlns="urn:x"><a>1 &amp; 2</a><b/></op>"#;
+        let plain = [
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1">{op}</rpc>"#),
+            format!(
+                "<?xml version=\"1.0\"?>\n<rpc  message-id='a.b-c_d:1'\txmlns=\"{BASE_NS}\" \n x=\"y>z\" t=\"a\tb\nc\" u=\"\u{e9}\u{263a}\" e=\"\" >\n {op} \n</rpc >\n"
+            ),
+        ];
+        for m in &plain {
+            let lean = plain_rpc(m.as_bytes()).unwrap();
+            let full = parse_rpc(m.as_bytes()).unwrap();
+            assert_eq!(lean.rpc.attrs, full.attrs, "{m}");
+            assert_eq!(lean.rpc.message_id, full.message_id, "{m}");
+            assert_eq!(
+                (&lean.rpc.op.ns, &lean.rpc.op.name, &lean.rpc.op.attrs),
+                (&full.op.ns, &full.op.name, &full.op.attrs),
+                "{m}"
+            );
+            assert_eq!(&m[lean.op], op);
+        }
+        let not_plain = [
+            // No message-id: parse_rpc words the refusal.
+            format!(r#"<rpc xmlns="{BASE_NS}">{op}</rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1" message-id="2">{op}</rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="a&amp;b">{op}</rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" xmlns:p="urn:p" message-id="1">{op}</rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" p:a="1" message-id="1">{op}</rpc>"#),
+            format!("<rpc xmlns=\"{BASE_NS}\" message-id=\"1\u{1}\">{op}</rpc>"),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op><a/></op></rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x" a="1"/></rpc>"#),
+            format!(
+                r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x"><a></b></op></rpc>"#
+            ),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x">&#65;</op></rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x">a]]>b</op></rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x"><p:a/></op></rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1"><op xmlns="urn:x"><1a/></op></rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1">{op}{op}</rpc>"#),
+            format!(r#"<rpc xmlns="urn:other" message-id="1">{op}</rpc>"#),
+            format!(r#"<rpc xmlns="{BASE_NS}" message-id="1">{op}</rpc>x"#),
+        ];
+        for m in &not_plain {
+            assert!(plain_rpc(m.as_bytes()).is_none(), "{m}");
+        }
+    }
 
     #[test]
     fn rpc_prefixed_and_default_namespace() {

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use error::RpcError;
 use message::{Element, ReplyBody, Rpc};
 
-pub use crate::schema::WithDefaults;
+pub use crate::schema::{ValidatedRpc, WithDefaults};
 
 pub use session::run_session;
 pub use state::{ServerState, SessionUser};
@@ -132,6 +132,31 @@ pub trait Application: Send + Sync + 'static {
         raw: &'a [u8],
         rpc: &'a Rpc,
     ) -> BoxFuture<'a, Result<ReplyBody, RpcError>>;
+
+    /// A request for one of this application's RPCs in the plain shape
+    /// ([`message::plain_rpc`]), accepted from its operation element alone
+    /// (`op`: the element's bytes, which declare its namespace) with no
+    /// side effect; [`Application::rpc_checked`] then runs it. `None` when
+    /// the application does not accept it so: the request then takes the
+    /// whole way (XML parse, [`Application::rpc`]), which words every
+    /// refusal.
+    fn precheck(&self, _op: &[u8]) -> Option<ValidatedRpc> {
+        None
+    }
+
+    /// Runs a request [`Application::precheck`] accepted; access control
+    /// is decided here as in [`Application::rpc`]. `rpc.op` carries the
+    /// operation's name and namespace, not its content.
+    fn rpc_checked<'a>(
+        &'a self,
+        _ctx: &'a RpcContext,
+        rpc: &'a Rpc,
+        _checked: ValidatedRpc,
+    ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
+        // Only reached when `precheck` accepts, which by default it never does.
+        let op = rpc.op.name.clone();
+        Box::pin(async move { Err(RpcError::unsupported_operation(&op)) })
+    }
 
     /// `<get>` / `<get-config>`: the content of `<data>`, filtered and
     /// with the with-defaults mode applied.

@@ -29,7 +29,7 @@ use super::message::{self, ReplyBody};
 use super::notify::{self, NOTIFICATION_NS, SessionInfo, TerminationReason};
 use super::ops;
 use super::state::{InputGauge, ServerState, SessionCounters, SessionGuard, SessionUser};
-use super::{CAP_BASE_1_0, CAP_BASE_1_1, RpcContext};
+use super::{CAP_BASE_1_0, CAP_BASE_1_1, RpcContext, ValidatedRpc};
 
 /// Why a session ended, for the log line.
 #[derive(Debug, PartialEq, Eq)]
@@ -583,16 +583,28 @@ async fn process_messages(
         };
         pace.set_busy();
         let next = match msg {
-            Some(Some(Input::Message(b, cost))) => match parse_message(state, guard, &b) {
-                Ok(rpc) if runs_overlapped(state, &rpc) => {
+            Some(Some(Input::Message(b, cost))) => {
+                if let Some((rpc, checked)) = prechecked(state, &b) {
+                    count_rpc(state, guard);
+                    drop(b);
                     inflight.push_back(Box::pin(async move {
-                        let (reply, _, _) = answer(state, guard, ctx, &b, &rpc).await;
+                        let (reply, _, _) =
+                            answer(state, guard, ctx, &[], &rpc, Some(checked)).await;
                         (reply, cost)
                     }));
                     continue;
                 }
-                parsed => Next::Request(b, cost, parsed),
-            },
+                match parse_message(state, guard, &b) {
+                    Ok(rpc) if runs_overlapped(state, &rpc) => {
+                        inflight.push_back(Box::pin(async move {
+                            let (reply, _, _) = answer(state, guard, ctx, &b, &rpc, None).await;
+                            (reply, cost)
+                        }));
+                        continue;
+                    }
+                    parsed => Next::Request(b, cost, parsed),
+                }
+            }
             other => Next::Other(other),
         };
         // Anything else runs once every request before it is answered.
@@ -645,7 +657,7 @@ async fn process_messages(
             Ok(rpc) => tokio::select! {
                 // kill-session stops operations in progress (RFC 6241 §7.9).
                 _ = stop.cancelled() => return stopped(state, guard),
-                r = answer(state, guard, ctx, &bytes, &rpc) => r,
+                r = answer(state, guard, ctx, &bytes, &rpc, None) => r,
             },
         };
         drop(bytes);
@@ -898,10 +910,7 @@ fn parse_message(
 ) -> Result<message::Rpc, String> {
     match message::parse_rpc(bytes) {
         Ok(rpc) => {
-            // RFC 6022 §2.1.5 in-rpcs: correct <rpc> messages only (the
-            // others are in-bad-rpcs).
-            state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
-            guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
+            count_rpc(state, guard);
             Ok(rpc)
         }
         Err(rejected) => {
@@ -917,18 +926,52 @@ fn parse_message(
     }
 }
 
-/// Runs one parsed `<rpc>`; returns the reply, whether the session ends,
-/// and whether it was the positive reply to `create-subscription`.
+/// RFC 6022 §2.1.5 in-rpcs: correct `<rpc>` messages only (the others
+/// are in-bad-rpcs).
+fn count_rpc(state: &ServerState, guard: &SessionGuard) {
+    state.stats.in_rpcs.fetch_add(1, Ordering::Relaxed);
+    guard.counters.in_rpcs.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A request of the application's modules in the plain shape that the
+/// application accepts from its operation element alone
+/// (`Application::precheck`): the message is read once, by the lean scan
+/// and libyang, instead of by quick-xml, the scan and libyang. Anything
+/// else (`None`) is parsed and answered the whole way, so every refusal
+/// is worded as before.
+fn prechecked(state: &ServerState, bytes: &[u8]) -> Option<(message::Rpc, ValidatedRpc)> {
+    let plain = message::plain_rpc(bytes)?;
+    if !runs_overlapped(state, &plain.rpc) {
+        return None;
+    }
+    let checked = state.app.precheck(bytes.get(plain.op)?)?;
+    Some((plain.rpc, checked))
+}
+
+/// Runs one `<rpc>` (parsed, or accepted by `prechecked` and then `bytes`
+/// is not needed); returns the reply, whether the session ends, and
+/// whether it was the positive reply to `create-subscription`.
 async fn answer(
     state: &Arc<ServerState>,
     guard: &SessionGuard,
     ctx: &RpcContext,
     bytes: &[u8],
     rpc: &message::Rpc,
+    checked: Option<ValidatedRpc>,
 ) -> (String, bool, bool) {
     let message_id = rpc.message_id.as_deref().unwrap_or("");
     let span = info_span!("rpc", message_id, op = %rpc.op.name);
-    let (body, end) = ops::dispatch(state, ctx, bytes, rpc).instrument(span).await;
+    let (body, end) = match checked {
+        Some(checked) => {
+            let result = state
+                .app
+                .rpc_checked(ctx, rpc, checked)
+                .instrument(span)
+                .await;
+            (result.unwrap_or_else(|e| ReplyBody::Errors(vec![e])), false)
+        }
+        None => ops::dispatch(state, ctx, bytes, rpc).instrument(span).await,
+    };
     if let ReplyBody::Errors(errs) = &body {
         count_errors(state, guard, errs.len() as u64);
     }

@@ -88,6 +88,14 @@ impl Agent {
         self
     }
 
+    /// SPEC §7, RFC 8341 §3.4.4: may this user run the operation? Decided
+    /// on its name and namespace before its parameters are looked at.
+    fn authorize(&self, ctx: &RpcContext, rpc: &Rpc) -> Result<(), RpcError> {
+        let ns = rpc.op.ns.as_deref().unwrap_or("");
+        let nacm = self.config.nacm();
+        nacm.exec(Subject::of(&ctx.user), nacm.module_of(ns), &rpc.op.name)
+    }
+
     async fn run(&self, rpc: ValidatedRpc) -> Result<ReplyBody, RpcError> {
         match rpc.name.as_str() {
             refresh_bgp_vpn_target::NAME => {
@@ -137,11 +145,27 @@ impl Application for Agent {
             // the right learns nothing of the schema from its errors. The
             // session routes here only operations `serves` names, so the
             // element's name is the RPC's.
-            let ns = rpc.op.ns.as_deref().unwrap_or("");
-            let nacm = self.config.nacm();
-            nacm.exec(Subject::of(&ctx.user), nacm.module_of(ns), &rpc.op.name)?;
+            self.authorize(ctx, rpc)?;
             let validated = self.schema.validate_rpc(raw)?;
             self.run(validated).await
+        })
+    }
+
+    fn precheck(&self, op: &[u8]) -> Option<ValidatedRpc> {
+        self.schema.precheck(op)
+    }
+
+    fn rpc_checked<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        rpc: &'a Rpc,
+        checked: ValidatedRpc,
+    ) -> BoxFuture<'a, Result<ReplyBody, RpcError>> {
+        Box::pin(async move {
+            // Decided as in `rpc`, on the operation; the parameters were
+            // checked with no side effect and are not looked at before.
+            self.authorize(ctx, rpc)?;
+            self.run(checked).await
         })
     }
 

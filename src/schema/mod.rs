@@ -240,6 +240,7 @@ pub(crate) fn clear_libyang_errors(ctx: &Context) {
 }
 
 pub(crate) use ffi_shim::{LyError, LyVecode};
+pub(crate) use scan::plain_rpc;
 
 /// Why [`prescan_xml`] refused the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -551,6 +552,15 @@ impl Schema {
     /// opaque to validation, RFC 6241 §4.1); refusals are never remembered.
     pub fn validate_rpc(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, ValidationError> {
         validate::validate_rpc(self, rpc_xml)
+    }
+
+    /// The operation element of a plain request (see [`plain_rpc`]; the
+    /// element declares its own namespace) accepted as an RPC of this
+    /// schema: the same checks as [`Schema::validate_rpc`] makes on it,
+    /// with no side effect. `None` when libyang refuses it; the whole
+    /// request's [`Schema::validate_rpc`] words the refusal.
+    pub fn precheck(&self, op_xml: &[u8]) -> Option<ValidatedRpc> {
+        validate::precheck(self, op_xml)
     }
 
     /// [`Schema::validate_rpc`] without the remembered verdicts: every

@@ -154,23 +154,56 @@ const PLAIN_DECLS: [&[u8]; 3] = [
 /// At most this many attributes on a plain `<rpc>` start tag.
 const PLAIN_RPC_ATTRS: usize = 8;
 
-/// Where the operation element lies in a request whose envelope can be left
-/// out of libyang's parse without changing what it means; `None` when the
-/// request is anything else (the caller then takes the full path, which
-/// makes every check and every error answer).
+type Span = std::ops::Range<usize>;
+
+/// A request in the plain shape [`plain_rpc`] describes, as positions in
+/// its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlainRpc {
+    attrs: [(Span, Span); PLAIN_RPC_ATTRS],
+    attr_count: usize,
+    /// The operation element, from its `<` to the end of its end tag.
+    pub(crate) op: Span,
+    /// The operation's (unprefixed) name.
+    pub(crate) op_name: Span,
+    /// The operation's namespace: the value of its own `xmlns`.
+    pub(crate) op_ns: Span,
+}
+
+impl PlainRpc {
+    /// The `<rpc>` start tag's attributes, (name, value) as written (no
+    /// prefix, no `&`, no `<` in them), in document order.
+    pub(crate) fn attrs(&self) -> &[(Span, Span)] {
+        &self.attrs[..self.attr_count]
+    }
+}
+
+/// The request, when it has the plain shape below; `None` when it is
+/// anything else (the caller then takes the full path, which makes every
+/// check and every error answer).
 ///
-/// Plain means: an optional XML declaration of [`PLAIN_DECLS`], then
-/// `<rpc>` (unprefixed) declaring exactly `xmlns="base_ns"` and no prefix,
-/// with unprefixed, distinct attributes whose values hold no `&` or `<`;
-/// inside it only whitespace around one operation element that declares
-/// its own default namespace (so nothing inside it depends on the
-/// envelope's declarations); then `</rpc>` and whitespace. No NUL, no
-/// character reference, no comment, CDATA, processing instruction or
-/// DOCTYPE anywhere, and no nesting deeper than [`MAX_DEPTH`]: the checks
-/// [`scan`] makes before libyang sees the bytes hold here by construction.
-/// Nothing is allocated.
-pub(crate) fn plain_operation(input: &[u8], base_ns: &[u8]) -> Option<std::ops::Range<usize>> {
-    if input.contains(&0) || input.windows(2).any(|w| w == b"&#") {
+/// Plain means: UTF-8; an optional XML declaration of [`PLAIN_DECLS`],
+/// then `<rpc>` (unprefixed) declaring exactly `xmlns="base_ns"` and no
+/// prefix, with distinct unprefixed attributes (names of ASCII letters,
+/// digits, `-`, `.`, `_`) whose values hold no `&` or `<`; inside it only
+/// whitespace around one operation element; then `</rpc>` and whitespace.
+/// The operation element declares its own default namespace, so nothing
+/// inside it depends on the envelope. In the operation element and below,
+/// every name is unprefixed and made of the same characters, no attribute
+/// other than a default-namespace declaration (without `&`), every end tag
+/// names its start tag, and `&` starts one of XML's five predefined entity
+/// references (XML 1.0 §4.6). Only characters XML allows (§2.2: no NUL,
+/// no other control but tab, LF and CR), no character reference, no comment,
+/// CDATA, processing instruction or DOCTYPE anywhere, and no nesting
+/// deeper than [`MAX_DEPTH`].
+///
+/// Those rules make the envelope well-formed XML 1.0 with namespaces by
+/// themselves (the operation's content is judged by libyang's parser,
+/// which refuses at least what they leave open, such as an illegal name
+/// start), and make the checks [`scan`] makes before libyang hold by
+/// construction. Nothing is allocated.
+pub(crate) fn plain_rpc(input: &[u8], base_ns: &[u8]) -> Option<PlainRpc> {
+    if !xml_chars_only(input) || std::str::from_utf8(input).is_err() {
         return None;
     }
     let mut i = PLAIN_DECLS
@@ -184,44 +217,60 @@ pub(crate) fn plain_operation(input: &[u8], base_ns: &[u8]) -> Option<std::ops::
     let rpc = lean_tag(input, i + 1)?;
     if &input[rpc.name.clone()] != b"rpc"
         || rpc.self_closing
-        || rpc.prefix_decl
-        || rpc.prefixed_attr
-        || rpc.amp_in_value
+        || rpc.odd
         || rpc.duplicate_attr
-        || rpc.default_ns.map(|r| &input[r]) != Some(base_ns)
+        || rpc.default_ns.clone().map(|r| &input[r]) != Some(base_ns)
     {
         return None;
     }
     let op_start = skip_space(input, rpc.end);
-    if input.get(op_start) != Some(&b'<')
-        || matches!(input.get(op_start + 1), Some(b'/' | b'!' | b'?'))
-    {
+    if input.get(op_start) != Some(&b'<') {
         return None;
     }
     let op = lean_tag(input, op_start + 1)?;
-    op.default_ns?;
-    // Depth below the operation element; the <rpc> is one level above it.
+    if op.odd || op.other_attr || op.duplicate_attr {
+        return None;
+    }
+    let op_ns = op.default_ns.clone()?;
+    // The open elements below <rpc>: the operation first.
+    let mut open: [Span; MAX_DEPTH] = std::array::from_fn(|_| 0..0);
+    open[0] = op.name.clone();
     let mut depth = usize::from(!op.self_closing);
     let mut j = op.end;
     while depth > 0 {
         let lt = j + input.get(j..)?.iter().position(|b| *b == b'<')?;
-        match input.get(lt + 1)? {
-            b'!' | b'?' => return None,
-            b'/' => {
-                depth -= 1;
-                j = lt + 2 + input.get(lt + 2..)?.iter().position(|b| *b == b'>')? + 1;
+        if !plain_text(input.get(j..lt)?) {
+            return None;
+        }
+        if input.get(lt + 1)? == &b'/' {
+            let name_start = lt + 2;
+            let name_end = name_start
+                + input
+                    .get(name_start..)?
+                    .iter()
+                    .position(|b| !is_name_char(*b))?;
+            let close = skip_space(input, name_end);
+            depth -= 1;
+            if input.get(close) != Some(&b'>')
+                || input[name_start..name_end] != input[open[depth].clone()]
+            {
+                return None;
             }
-            _ => {
-                let tag = lean_tag(input, lt + 1)?;
-                if !tag.self_closing {
-                    depth += 1;
-                    // rpc (1) + operation (1) + depth below it.
-                    if depth + 1 > MAX_DEPTH {
-                        return None;
-                    }
+            j = close + 1;
+        } else {
+            let tag = lean_tag(input, lt + 1)?;
+            if tag.odd || tag.other_attr || tag.duplicate_attr {
+                return None;
+            }
+            if !tag.self_closing {
+                // rpc (1) + operation (1) + depth below it.
+                if depth + 2 > MAX_DEPTH {
+                    return None;
                 }
-                j = tag.end;
+                open[depth] = tag.name.clone();
+                depth += 1;
             }
+            j = tag.end;
         }
     }
     let op_end = j;
@@ -230,13 +279,47 @@ pub(crate) fn plain_operation(input: &[u8], base_ns: &[u8]) -> Option<std::ops::
         return None;
     }
     k = skip_space(input, k + 5);
-    if input.get(k) != Some(&b'>') {
+    if input.get(k) != Some(&b'>') || skip_space(input, k + 1) != input.len() {
         return None;
     }
-    if skip_space(input, k + 1) != input.len() {
-        return None;
+    Some(PlainRpc {
+        attrs: rpc.attrs,
+        attr_count: rpc.attr_count,
+        op: op_start..op_end,
+        op_name: op.name,
+        op_ns,
+    })
+}
+
+/// No byte that starts a character XML 1.0 §2.2 does not allow: the
+/// controls other than tab, LF and CR (NUL among them), U+FFFE, U+FFFF
+/// (UTF-8 EF BF BE / EF BF BF). Surrogates are not UTF-8.
+fn xml_chars_only(input: &[u8]) -> bool {
+    input.iter().enumerate().all(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => true,
+        0..0x20 => false,
+        0xEF => !matches!(input.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])),
+        _ => true,
+    })
+}
+
+/// Character data of the plain shape: `&` only as one of the five
+/// predefined entity references (no character references, no others), and
+/// no `]]>` (XML 1.0 §2.4).
+fn plain_text(text: &[u8]) -> bool {
+    if text.windows(3).any(|w| w == b"]]>") {
+        return false;
     }
-    Some(op_start..op_end)
+    const REFS: [&[u8]; 5] = [b"lt;", b"gt;", b"amp;", b"apos;", b"quot;"];
+    let mut rest = text;
+    while let Some(p) = rest.iter().position(|b| *b == b'&') {
+        rest = &rest[p + 1..];
+        let Some(r) = REFS.iter().find(|r| rest.starts_with(r)) else {
+            return false;
+        };
+        rest = &rest[r.len()..];
+    }
+    true
 }
 
 fn skip_space(input: &[u8], mut i: usize) -> usize {
@@ -246,19 +329,37 @@ fn skip_space(input: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A start tag read without allocating: what [`plain_operation`] asks.
+/// The characters of a name in the plain shape (YANG identifiers are made
+/// of them, RFC 7950 §6.2), always legal in an XML name.
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+}
+
+/// Whether `name` is a name of the plain shape: [`is_name_char`]s, starting
+/// with a letter or `_` (XML 1.0 §2.3 NameStartChar).
+fn is_plain_name(name: &[u8]) -> bool {
+    name.first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && name.iter().all(|b| is_name_char(*b))
+}
+
+/// A start tag read without allocating: what [`plain_rpc`] asks.
 struct LeanTag {
-    name: std::ops::Range<usize>,
+    name: Span,
     /// The value of an `xmlns="..."` attribute.
-    default_ns: Option<std::ops::Range<usize>>,
-    /// An `xmlns:p` declaration.
-    prefix_decl: bool,
-    /// An attribute name with a `:` (other than `xmlns:`).
-    prefixed_attr: bool,
-    amp_in_value: bool,
-    /// The same attribute name twice (among the first ones), or too many.
+    default_ns: Option<Span>,
+    /// Outside the plain shape: a prefixed name (element or attribute, an
+    /// `xmlns:p` declaration among them), a name of other characters, or a
+    /// value with `&`.
+    odd: bool,
+    /// An attribute other than `xmlns`.
+    other_attr: bool,
+    /// The same attribute name twice, or more than [`PLAIN_RPC_ATTRS`].
     duplicate_attr: bool,
     self_closing: bool,
+    /// The attributes, (name, value), in document order.
+    attrs: [(Span, Span); PLAIN_RPC_ATTRS],
+    attr_count: usize,
     /// Index just past the closing `>`.
     end: usize,
 }
@@ -271,21 +372,17 @@ fn lean_tag(input: &[u8], mut i: usize) -> Option<LeanTag> {
     while i < n && !is_space(input[i]) && input[i] != b'>' && input[i] != b'/' {
         i += 1;
     }
-    if i == start {
-        return None;
-    }
     let mut tag = LeanTag {
         name: start..i,
         default_ns: None,
-        prefix_decl: false,
-        prefixed_attr: false,
-        amp_in_value: false,
+        odd: !is_plain_name(&input[start..i]),
+        other_attr: false,
         duplicate_attr: false,
         self_closing: false,
+        attrs: std::array::from_fn(|_| (0..0, 0..0)),
+        attr_count: 0,
         end: 0,
     };
-    let mut names: [std::ops::Range<usize>; PLAIN_RPC_ATTRS] = Default::default();
-    let mut count = 0;
     loop {
         let before = i;
         i = skip_space(input, i);
@@ -310,10 +407,7 @@ fn lean_tag(input: &[u8], mut i: usize) -> Option<LeanTag> {
         while i < n && input[i] != b'=' && !is_space(input[i]) && input[i] != b'>' {
             i += 1;
         }
-        let aname = &input[astart..i];
-        if aname.is_empty() {
-            return None;
-        }
+        let aname = astart..i;
         i = skip_space(input, i);
         if input.get(i) != Some(&b'=') {
             return None;
@@ -330,19 +424,22 @@ fn lean_tag(input: &[u8], mut i: usize) -> Option<LeanTag> {
         if value.contains(&b'<') {
             return None;
         }
-        tag.amp_in_value |= value.contains(&b'&');
-        if aname == b"xmlns" {
+        tag.odd |= value.contains(&b'&') || !is_plain_name(&input[aname.clone()]);
+        if &input[aname.clone()] == b"xmlns" {
             tag.default_ns = Some(vstart..vend);
-        } else if aname.starts_with(b"xmlns:") {
-            tag.prefix_decl = true;
-        } else if aname.contains(&b':') {
-            tag.prefixed_attr = true;
+        } else {
+            tag.other_attr = true;
         }
-        if count == PLAIN_RPC_ATTRS || names[..count].iter().any(|r| &input[r.clone()] == aname) {
+        let seen = &tag.attrs[..tag.attr_count];
+        if tag.attr_count == PLAIN_RPC_ATTRS
+            || seen
+                .iter()
+                .any(|(r, _)| input[r.clone()] == input[aname.clone()])
+        {
             tag.duplicate_attr = true;
         } else {
-            names[count] = astart..astart + aname.len();
-            count += 1;
+            tag.attrs[tag.attr_count] = (aname, vstart..vend);
+            tag.attr_count += 1;
         }
     }
 }
