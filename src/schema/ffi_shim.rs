@@ -181,6 +181,261 @@ pub(crate) fn parse_rpc_yang<'c>(
     }
 }
 
+/// An element of [`build_rpc`] whose end tag has not been read yet.
+struct OpenElement<'a> {
+    name: &'a [u8],
+    ns: &'a [u8],
+    module: *const ffi::lys_module,
+    /// Created once a child element shows it is an inner node; a leaf is
+    /// created at its end tag, from its text.
+    node: *mut ffi::lyd_node,
+    text: Vec<u8>,
+}
+
+/// The operation element of a plain request (see `scan::plain_rpc`; it
+/// declares its own namespace) built into a YANG RPC tree from the lean
+/// scan's pieces with `lyd_new_inner` / `lyd_new_term`, without libyang's
+/// XML parser: the request's bytes are read once. `None` when the element
+/// holds anything this does not build the way the parser would: a list,
+/// anydata, an empty container, a value whose meaning depends on XML
+/// prefixes (identityref, instance-identifier, leafref and unions), a
+/// carriage return in a value, a repeated node that is not a leaf-list, or
+/// anything libyang refuses; the caller then asks the parser
+/// ([`parse_rpc_yang`]). The tree is not validated yet.
+pub(crate) fn build_rpc<'c, 'x>(
+    ctx: &'c Context,
+    anchor: &SchemaModule<'c>,
+    op_xml: &'x [u8],
+) -> Option<DataTree<'c>> {
+    let ctx_ptr = ctx_of(anchor);
+    let mut root: *mut ffi::lyd_node = std::ptr::null_mut();
+    let mut open: Vec<OpenElement<'x>> = Vec::with_capacity(8);
+    let mut names: Vec<u8> = Vec::with_capacity(64);
+    // The last namespace looked up and its module (an operation's
+    // elements nearly always share one).
+    let mut last: Option<(&'x [u8], *const ffi::lys_module)> = None;
+    let mut module_of = |ns: &'x [u8]| -> *const ffi::lys_module {
+        if let Some((n, m)) = last
+            && n == ns
+        {
+            return m;
+        }
+        let mut c = Vec::with_capacity(ns.len() + 1);
+        c.extend_from_slice(ns);
+        c.push(0);
+        // SAFETY: valid context; `c` is NUL-terminated and outlives the call.
+        let m =
+            unsafe { ffi::ly_ctx_get_module_implemented_ns(ctx_ptr, c.as_ptr() as *const c_char) };
+        last = Some((ns, m));
+        m
+    };
+    // Creates the inner node of an open element that has none yet.
+    let mut make_inner = |names: &mut Vec<u8>,
+                          parent: *mut ffi::lyd_node,
+                          el: &mut OpenElement<'_>,
+                          root: &mut *mut ffi::lyd_node|
+     -> bool {
+        if !el.node.is_null() {
+            return true;
+        }
+        if !el.text.iter().all(|b| is_xml_space(*b)) {
+            return false;
+        }
+        names.clear();
+        names.extend_from_slice(el.name);
+        names.push(0);
+        let mut node = std::ptr::null_mut();
+        // SAFETY: valid module and NUL-terminated name; the parent (if any)
+        // is a node of the tree being built; the new node is linked into it
+        // or becomes the root, freed with the tree.
+        let rc = unsafe {
+            ffi::lyd_new_inner(
+                parent,
+                el.module,
+                names.as_ptr() as *const c_char,
+                0,
+                &mut node,
+            )
+        };
+        if rc != ffi::LY_ERR::LY_SUCCESS || node.is_null() {
+            return false;
+        }
+        if parent.is_null() {
+            *root = node;
+            // SAFETY: a node created with a schema.
+            if u32::from(unsafe { (*(*node).schema).nodetype }) != ffi::LYS_RPC {
+                return false;
+            }
+        } else if !single(node) {
+            return false;
+        }
+        el.node = node;
+        true
+    };
+    let built = crate::schema::scan::plain_pieces(op_xml, |piece| match piece {
+        crate::schema::scan::Piece::Start { name, ns, empty } => {
+            let ns = match (ns, open.last()) {
+                (Some(ns), _) => ns,
+                (None, Some(parent)) => parent.ns,
+                (None, None) => return false,
+            };
+            // The parent turns out to be an inner node.
+            if let Some(i) = open.len().checked_sub(1) {
+                let grand = if i == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    open[i - 1].node
+                };
+                if !make_inner(&mut names, grand, &mut open[i], &mut root) {
+                    return false;
+                }
+            } else if !root.is_null() {
+                return false;
+            }
+            let module = module_of(ns);
+            if module.is_null() {
+                return false;
+            }
+            open.push(OpenElement {
+                name,
+                ns,
+                module,
+                node: std::ptr::null_mut(),
+                text: Vec::new(),
+            });
+            !empty || close(&mut open, &mut names, &mut make_inner, &mut root)
+        }
+        crate::schema::scan::Piece::Text(t) => match open.last_mut() {
+            // Between the children of an inner node: whitespace only.
+            Some(el) if !el.node.is_null() => t.iter().all(|b| is_xml_space(*b)),
+            Some(el) => {
+                crate::schema::scan::unescape_plain(t, &mut el.text);
+                true
+            }
+            None => false,
+        },
+        crate::schema::scan::Piece::End => close(&mut open, &mut names, &mut make_inner, &mut root),
+    });
+    if !built || !open.is_empty() || root.is_null() {
+        if !root.is_null() {
+            // SAFETY: the root of the tree built here, not yet owned elsewhere.
+            unsafe { ffi::lyd_free_all(root) };
+        }
+        return None;
+    }
+    // SAFETY: a tree of this context created here, owned from now on by the
+    // returned DataTree.
+    Some(unsafe { DataTree::from_raw(ctx, root) })
+}
+
+/// XML 1.0 §2.3 `S`.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The end of the innermost open element: an inner node is done; anything
+/// else is a leaf or leaf-list entry, created from its text.
+fn close<F>(
+    open: &mut Vec<OpenElement<'_>>,
+    names: &mut Vec<u8>,
+    make_inner: &mut F,
+    root: &mut *mut ffi::lyd_node,
+) -> bool
+where
+    F: FnMut(
+        &mut Vec<u8>,
+        *mut ffi::lyd_node,
+        &mut OpenElement<'_>,
+        &mut *mut ffi::lyd_node,
+    ) -> bool,
+{
+    let Some(mut el) = open.pop() else {
+        return false;
+    };
+    let parent = open.last().map_or(std::ptr::null_mut(), |p| p.node);
+    if !el.node.is_null() {
+        return true;
+    }
+    if parent.is_null() {
+        // The operation itself, without parameters.
+        return make_inner(names, parent, &mut el, root);
+    }
+    // XML 1.0 §2.11 turns CR LF into LF before the parser sees the text;
+    // such values are left to the parser.
+    if el.text.contains(&b'\r') || el.text.contains(&0) {
+        return false;
+    }
+    names.clear();
+    names.extend_from_slice(el.name);
+    names.push(0);
+    el.text.push(0);
+    let mut node = std::ptr::null_mut();
+    // SAFETY: valid module, NUL-terminated name and value; the parent is an
+    // inner node of the tree being built, which the new node is linked into.
+    let rc = unsafe {
+        ffi::lyd_new_term(
+            parent,
+            el.module,
+            names.as_ptr() as *const c_char,
+            el.text.as_ptr() as *const c_char,
+            0,
+            &mut node,
+        )
+    };
+    rc == ffi::LY_ERR::LY_SUCCESS && !node.is_null() && plain_type(node) && single(node)
+}
+
+/// Whether a term node's type reads its value the same whatever the XML
+/// prefixes in scope: not identityref, instance-identifier, leafref or a
+/// union (which may hold them).
+fn plain_type(node: *const ffi::lyd_node) -> bool {
+    // SAFETY: a term node created with a schema: its schema is a leaf or a
+    // leaf-list, both of which start with the same fields up to `type_`.
+    unsafe {
+        let schema = (*node).schema;
+        let nodetype = u32::from((*schema).nodetype);
+        if nodetype != ffi::LYS_LEAF && nodetype != ffi::LYS_LEAFLIST {
+            return false;
+        }
+        let ty = (*(schema as *const ffi::lysc_node_leaf)).type_;
+        !ty.is_null()
+            && !matches!(
+                (*ty).basetype,
+                ffi::LY_DATA_TYPE::LY_TYPE_IDENT
+                    | ffi::LY_DATA_TYPE::LY_TYPE_INST
+                    | ffi::LY_DATA_TYPE::LY_TYPE_LEAFREF
+                    | ffi::LY_DATA_TYPE::LY_TYPE_UNION
+            )
+    }
+}
+
+/// Whether `node` is the only instance of its schema node among its
+/// siblings, unless that is a leaf-list (the parser and validation decide
+/// repeated nodes; a repeat is left to them).
+fn single(node: *const ffi::lyd_node) -> bool {
+    // SAFETY: a node linked into a tree being built: its parent is an inner
+    // node whose child list holds it.
+    unsafe {
+        let schema = (*node).schema;
+        if u32::from((*schema).nodetype) == ffi::LYS_LEAFLIST {
+            return true;
+        }
+        let parent = (*node).parent;
+        if parent.is_null() {
+            return true;
+        }
+        let mut n = (*(parent as *const ffi::lyd_node_inner)).child;
+        let mut count = 0;
+        while !n.is_null() {
+            if (*n).schema == schema {
+                count += 1;
+            }
+            n = (*n).next;
+        }
+        count == 1
+    }
+}
+
 /// `lyd_validate_op` on a tree of [`parse_rpc_yang`] (the RPC is its root).
 pub(crate) fn validate_rpc_tree(tree: &DataTree<'_>) -> bool {
     let Some(op) = tree.reference() else {

@@ -303,6 +303,89 @@ fn xml_chars_only(input: &[u8]) -> bool {
     })
 }
 
+/// One step of the operation element of a plain request, in document order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    /// A start tag: the element's name and its own `xmlns` value, if any;
+    /// `empty` for `<name/>` (no `End` follows).
+    Start {
+        name: &'a [u8],
+        ns: Option<&'a [u8]>,
+        empty: bool,
+    },
+    /// Character data as written (entity references not yet replaced).
+    Text(&'a [u8]),
+    End,
+}
+
+/// Walks the operation element of a request [`plain_rpc`] accepted (its
+/// `op` range), handing each piece to `f` until `f` says stop (`false`).
+/// Returns whether the walk reached the end; `false` also on anything that
+/// is not in the plain shape (the caller then takes another way).
+pub(crate) fn plain_pieces<'a>(op: &'a [u8], mut f: impl FnMut(Piece<'a>) -> bool) -> bool {
+    let mut i = 0;
+    while i < op.len() {
+        let Some(lt) = op[i..].iter().position(|b| *b == b'<').map(|p| i + p) else {
+            return f(Piece::Text(&op[i..]));
+        };
+        if lt > i && !f(Piece::Text(&op[i..lt])) {
+            return false;
+        }
+        if op.get(lt + 1) == Some(&b'/') {
+            let Some(gt) = op[lt..].iter().position(|b| *b == b'>') else {
+                return false;
+            };
+            if !f(Piece::End) {
+                return false;
+            }
+            i = lt + gt + 1;
+            continue;
+        }
+        let Some(tag) = lean_tag(op, lt + 1) else {
+            return false;
+        };
+        if tag.odd || tag.other_attr || tag.duplicate_attr {
+            return false;
+        }
+        let piece = Piece::Start {
+            name: &op[tag.name.clone()],
+            ns: tag.default_ns.map(|r| &op[r]),
+            empty: tag.self_closing,
+        };
+        if !f(piece) {
+            return false;
+        }
+        i = tag.end;
+    }
+    true
+}
+
+/// Appends character data of the plain shape to `out` with its entity
+/// references replaced (only XML's five predefined ones occur there).
+pub(crate) fn unescape_plain(text: &[u8], out: &mut Vec<u8>) {
+    const REFS: [(&[u8], u8); 5] = [
+        (b"lt;", b'<'),
+        (b"gt;", b'>'),
+        (b"amp;", b'&'),
+        (b"apos;", b'\''),
+        (b"quot;", b'"'),
+    ];
+    let mut rest = text;
+    while let Some(p) = rest.iter().position(|b| *b == b'&') {
+        out.extend_from_slice(&rest[..p]);
+        rest = &rest[p + 1..];
+        match REFS.iter().find(|(r, _)| rest.starts_with(r)) {
+            Some((r, c)) => {
+                out.push(*c);
+                rest = &rest[r.len()..];
+            }
+            // Not in the plain shape; kept as written.
+            None => out.push(b'&'),
+        }
+    }
+    out.extend_from_slice(rest);
+}
+
 /// Character data of the plain shape: `&` only as one of the five
 /// predefined entity references (no character references, no others), and
 /// no `]]>` (XML 1.0 §2.4).
@@ -623,6 +706,43 @@ mod tests {
         );
         let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
         assert!(scan(ok.as_bytes(), 3).is_ok());
+    }
+
+    #[test]
+    fn plain_pieces_in_document_order() {
+        let op = br#"<op xmlns="urn:x"> <a>1 &amp;&lt;2</a><b/><c xmlns="urn:y"><d>t</d></c></op>"#;
+        let mut got = Vec::new();
+        assert!(plain_pieces(op, |p| {
+            got.push(p);
+            true
+        }));
+        let start = |name: &'static [u8], ns: Option<&'static [u8]>, empty| Piece::Start {
+            name,
+            ns,
+            empty,
+        };
+        assert_eq!(
+            got,
+            vec![
+                start(b"op", Some(b"urn:x"), false),
+                Piece::Text(b" "),
+                start(b"a", None, false),
+                Piece::Text(b"1 &amp;&lt;2"),
+                Piece::End,
+                start(b"b", None, true),
+                start(b"c", Some(b"urn:y"), false),
+                start(b"d", None, false),
+                Piece::Text(b"t"),
+                Piece::End,
+                Piece::End,
+                Piece::End,
+            ]
+        );
+        // Stopping early is reported.
+        assert!(!plain_pieces(op, |p| p != Piece::End));
+        let mut out = Vec::new();
+        unescape_plain(b"a&amp;b&lt;&gt;&apos;&quot;&x", &mut out);
+        assert_eq!(out, b"a&b<>'\"&x");
     }
 
     #[test]

@@ -208,7 +208,12 @@ pub(super) fn precheck(schema: &Schema, op_xml: &[u8]) -> Option<ValidatedRpc> {
 /// is made the one way.
 fn accepted_operation(schema: &Schema, op_xml: &[u8]) -> Option<ValidatedRpc> {
     let anchor = schema.anchor()?;
-    let tree = ffi_shim::parse_rpc_yang(&schema.ctx, &anchor, op_xml)?;
+    // Built from the lean scan's reading when it can be, so that the
+    // bytes are read once; libyang's XML parser otherwise.
+    let tree = match ffi_shim::build_rpc(&schema.ctx, &anchor, op_xml) {
+        Some(tree) => tree,
+        None => ffi_shim::parse_rpc_yang(&schema.ctx, &anchor, op_xml)?,
+    };
     if !ffi_shim::validate_rpc_tree(&tree) {
         return None;
     }
@@ -969,21 +974,38 @@ mod tests {
             ),
         ];
         requests.extend(variants.iter().map(|v| v.as_bytes().to_vec()));
-        let mut fast = 0;
+        let (mut fast, mut built) = (0, 0);
         for (model, mode) in [("CE8855", None), ("CE6885-LL", Some("low-latency"))] {
             let schema = Schema::load(DeviceProfile::lookup(model, mode).unwrap()).unwrap();
             for request in &requests {
                 let text = String::from_utf8_lossy(request);
                 let full = validate_full(&schema, request);
                 let plain = scan::plain_rpc(request, NETCONF_BASE_NS.as_bytes());
-                if let Some(rpc) = plain.and_then(|p| precheck(&schema, &request[p.op])) {
+                if let Some(rpc) = plain
+                    .clone()
+                    .and_then(|p| precheck(&schema, &request[p.op]))
+                {
                     fast += 1;
                     assert_eq!(Ok(rpc), full, "{text} on {model}");
+                }
+                // Built from the scan's pieces: what validation accepts of
+                // it, the full path accepts the same.
+                let anchor = schema.anchor().unwrap();
+                if let Some(tree) =
+                    plain.and_then(|p| ffi_shim::build_rpc(&schema.ctx, &anchor, &request[p.op]))
+                {
+                    built += 1;
+                    if ffi_shim::validate_rpc_tree(&tree) {
+                        assert_eq!(Ok(validated(tree.reference().unwrap())), full, "{text}");
+                    } else {
+                        assert!(full.is_err(), "{text}");
+                    }
                 }
             }
         }
         // The catalogue's valid requests and the plain variants took it.
         assert!(fast >= 20, "only {fast} requests without the envelope");
+        assert!(built >= fast, "only {built} of {fast} built from the scan");
         assert!(scan::plain_rpc(variants[0].as_bytes(), NETCONF_BASE_NS.as_bytes()).is_some());
         for v in &variants[3..] {
             if let Some(r) = scan::plain_rpc(v.as_bytes(), NETCONF_BASE_NS.as_bytes()) {
@@ -993,6 +1015,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What the tree built from the scan's pieces leaves to libyang's
+    /// parser: the parser then decides, so the answer is the same.
+    #[test]
+    fn built_tree_leaves_the_unusual_to_the_parser() {
+        use crate::schema::DeviceProfile;
+        let schema = Schema::load(DeviceProfile::lookup("CE8855", None).unwrap()).unwrap();
+        let anchor = schema.anchor().unwrap();
+        let vpn = "urn:ncagent:yang:ncagent-bgp-vpn-target";
+        let op = |body: &str| {
+            format!("<refresh-bgp-vpn-target xmlns=\"{vpn}\">{body}</refresh-bgp-vpn-target>")
+        };
+        let build = |xml: &str| ffi_shim::build_rpc(&schema.ctx, &anchor, xml.as_bytes());
+        assert!(build(&op("<all/><direction>import</direction>")).is_some());
+        assert!(
+            build(&op(
+                "\n  <group> a &amp; b </group>\n  <direction>export</direction>\n"
+            ))
+            .is_some()
+        );
+        for body in [
+            // A carriage return in a value, text between parameters, a
+            // parameter twice, an unknown one, a bad value, a container
+            // where a leaf is.
+            "<group>a\r\nb</group><direction>import</direction>",
+            "<all/>x<direction>import</direction>",
+            "<all/><direction>import</direction><direction>import</direction>",
+            "<all/><direction>import</direction><colour/>",
+            "<all/><direction>sideways</direction>",
+            "<all><x/></all><direction>import</direction>",
+        ] {
+            assert!(build(&op(body)).is_none(), "{body}");
+        }
+        // Not an RPC of the module.
+        assert!(build(&format!("<direction xmlns=\"{vpn}\">import</direction>")).is_none());
+        assert!(build("<refresh-bgp-vpn-target xmlns=\"urn:unknown\"/>").is_none());
     }
 
     #[test]
