@@ -229,7 +229,9 @@ impl NetconfCodec {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    // Every byte of a pipelined stream passes here once: a vectorised
+    // search, not a compare per position.
+    memchr::memmem::find(haystack, needle)
 }
 
 impl Decoder for NetconfCodec {
