@@ -387,7 +387,8 @@ pub fn parse_rpc(bytes: &[u8]) -> Result<Rpc, Box<RejectedRpc>> {
 #[derive(Debug, Clone)]
 pub struct PlainRequest {
     /// The envelope as [`parse_rpc`] reads it, except that `op` carries the
-    /// operation's name, namespace and attributes but not its content.
+    /// operation's name and namespace only (in the plain shape its only
+    /// attribute is that namespace's declaration), not its content.
     pub rpc: Rpc,
     /// Where the operation element lies in the message.
     pub op: std::ops::Range<usize>,
@@ -419,16 +420,9 @@ pub fn plain_rpc(bytes: &[u8]) -> Option<PlainRequest> {
     // RFC 6241 §4.1: without a message-id the request is refused, by
     // parse_rpc.
     message_id.as_ref()?;
-    let ns = text(&plain.op_ns)?;
     let op = Element {
-        ns: Some(ns.to_owned()),
+        ns: Some(text(&plain.op_ns)?.to_owned()),
         name: text(&plain.op_name)?.to_owned(),
-        attrs: vec![Attribute {
-            qname: "xmlns".to_owned(),
-            name: "xmlns".to_owned(),
-            ns: None,
-            value: ns.to_owned(),
-        }],
         ..Default::default()
     };
     Some(PlainRequest {
@@ -583,10 +577,11 @@ mod tests {
             assert_eq!(lean.rpc.attrs, full.attrs, "{m}");
             assert_eq!(lean.rpc.message_id, full.message_id, "{m}");
             assert_eq!(
-                (&lean.rpc.op.ns, &lean.rpc.op.name, &lean.rpc.op.attrs),
-                (&full.op.ns, &full.op.name, &full.op.attrs),
+                (&lean.rpc.op.ns, &lean.rpc.op.name),
+                (&full.op.ns, &full.op.name),
                 "{m}"
             );
+            assert!(lean.rpc.op.attrs.is_empty() && lean.rpc.op.children.is_empty());
             assert_eq!(&m[lean.op], op);
         }
         let not_plain = [

@@ -295,12 +295,14 @@ pub(crate) fn plain_rpc(input: &[u8], base_ns: &[u8]) -> Option<PlainRpc> {
 /// controls other than tab, LF and CR (NUL among them), U+FFFE, U+FFFF
 /// (UTF-8 EF BF BE / EF BF BF). Surrogates are not UTF-8.
 fn xml_chars_only(input: &[u8]) -> bool {
-    input.iter().enumerate().all(|(i, &b)| match b {
-        b'\t' | b'\n' | b'\r' => true,
-        0..0x20 => false,
-        0xEF => !matches!(input.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])),
-        _ => true,
-    })
+    // Every byte is looked at, without stopping early, so that the loop
+    // is vectorised: this runs on every plain request.
+    let controls = input.iter().fold(false, |bad, &b| {
+        bad | (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+    });
+    !controls
+        && memchr::memchr_iter(0xEF, input)
+            .all(|i| !matches!(input.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])))
 }
 
 /// One step of the operation element of a plain request, in document order.
@@ -462,7 +464,7 @@ fn lean_tag(input: &[u8], mut i: usize) -> Option<LeanTag> {
         other_attr: false,
         duplicate_attr: false,
         self_closing: false,
-        attrs: std::array::from_fn(|_| (0..0, 0..0)),
+        attrs: [const { (0..0, 0..0) }; PLAIN_RPC_ATTRS],
         attr_count: 0,
         end: 0,
     };
