@@ -241,22 +241,12 @@ pub(crate) fn build_rpc<'c, 'x>(
         if !el.text.iter().all(|b| is_xml_space(*b)) {
             return false;
         }
-        names.clear();
-        names.extend_from_slice(el.name);
-        names.push(0);
+        let name = nul_terminated(names, el.name);
         let mut node = std::ptr::null_mut();
         // SAFETY: valid module and NUL-terminated name; the parent (if any)
         // is a node of the tree being built; the new node is linked into it
         // or becomes the root, freed with the tree.
-        let rc = unsafe {
-            ffi::lyd_new_inner(
-                parent,
-                el.module,
-                names.as_ptr() as *const c_char,
-                0,
-                &mut node,
-            )
-        };
+        let rc = unsafe { ffi::lyd_new_inner(parent, el.module, name, 0, &mut node) };
         if rc != ffi::LY_ERR::LY_SUCCESS || node.is_null() {
             return false;
         }
@@ -328,6 +318,15 @@ pub(crate) fn build_rpc<'c, 'x>(
     Some(unsafe { DataTree::from_raw(ctx, root) })
 }
 
+/// `name` followed by a NUL in `buf` (reused across the elements), for
+/// libyang's C strings; valid until `buf` next changes.
+fn nul_terminated(buf: &mut Vec<u8>, name: &[u8]) -> *const c_char {
+    buf.clear();
+    buf.extend_from_slice(name);
+    buf.push(0);
+    buf.as_ptr() as *const c_char
+}
+
 /// XML 1.0 §2.3 `S`.
 fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -365,9 +364,7 @@ where
     if el.text.contains(&b'\r') || el.text.contains(&0) {
         return false;
     }
-    names.clear();
-    names.extend_from_slice(el.name);
-    names.push(0);
+    let name = nul_terminated(names, el.name);
     el.text.push(0);
     let mut node = std::ptr::null_mut();
     // SAFETY: valid module, NUL-terminated name and value; the parent is an
@@ -376,7 +373,7 @@ where
         ffi::lyd_new_term(
             parent,
             el.module,
-            names.as_ptr() as *const c_char,
+            name,
             el.text.as_ptr() as *const c_char,
             0,
             &mut node,

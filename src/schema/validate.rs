@@ -78,6 +78,23 @@ impl Verdicts {
             .map(|v| v.rpc.clone())
     }
 
+    /// The remembered answer for `key`, else `compute`'s, remembered when
+    /// it accepts (no key: computed, not remembered).
+    fn through<E>(
+        &self,
+        key: Option<(&[u8], &[u8])>,
+        compute: impl FnOnce() -> Result<ValidatedRpc, E>,
+    ) -> Result<ValidatedRpc, E> {
+        if let Some(hit) = key.and_then(|k| self.get(k)) {
+            return Ok(hit);
+        }
+        let rpc = compute()?;
+        if let Some(k) = key {
+            self.put(k, &rpc);
+        }
+        Ok(rpc)
+    }
+
     fn put(&self, (before, after): (&[u8], &[u8]), rpc: &ValidatedRpc) {
         let mut bytes = Vec::with_capacity(before.len() + after.len());
         bytes.extend_from_slice(before);
@@ -166,14 +183,9 @@ pub(super) fn validate_rpc(
     rpc_xml: &[u8],
 ) -> Result<ValidatedRpc, ValidationError> {
     let key = around_message_id(rpc_xml);
-    if let Some(hit) = key.and_then(|k| schema.verdicts.get(k)) {
-        return Ok(hit);
-    }
-    let rpc = validate_uncached(schema, rpc_xml)?;
-    if let Some(k) = key {
-        schema.verdicts.put(k, &rpc);
-    }
-    Ok(rpc)
+    schema
+        .verdicts
+        .through(key, || validate_uncached(schema, rpc_xml))
 }
 
 pub(super) fn validate_uncached(
@@ -189,14 +201,10 @@ pub(super) fn validate_uncached(
 /// libyang refuses it.
 pub(super) fn precheck(schema: &Schema, op_xml: &[u8]) -> Option<ValidatedRpc> {
     let key = (op_xml.len() <= VERDICT_MAX_BYTES).then_some((op_xml, &[][..]));
-    if let Some(hit) = key.and_then(|k| schema.verdicts.get(k)) {
-        return Some(hit);
-    }
-    let rpc = accepted_operation(schema, op_xml)?;
-    if let Some(k) = key {
-        schema.verdicts.put(k, &rpc);
-    }
-    Some(rpc)
+    schema
+        .verdicts
+        .through(key, || accepted_operation(schema, op_xml).ok_or(()))
+        .ok()
 }
 
 /// The operation element, which declares its own namespace, parsed by
