@@ -61,6 +61,38 @@ const ALLOCATOR_ENV: [(&str, &str); 2] = [
     ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
 ];
 
+/// At most this often per worker thread, the allocator is asked to return
+/// what has been freed (see [`collect_freed_memory`]).
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Called when a runtime worker thread parks (has nothing to run): lets
+/// mimalloc reclaim this thread's pages that other threads freed. It only
+/// does so when the owning thread allocates or collects again, and a worker
+/// left idle after a load never would, so the memory of ended sessions
+/// stayed resident (docs/performance.md, Soak). At most once per
+/// [`COLLECT_EVERY`] per thread, so a busy runtime pays for it rarely.
+#[allow(unsafe_code)]
+fn collect_freed_memory() {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<std::time::Instant>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let now = std::time::Instant::now();
+    let due = LAST.with(|last| match last.get() {
+        Some(t) if now.duration_since(t) < COLLECT_EVERY => false,
+        _ => {
+            last.set(Some(now));
+            true
+        }
+    });
+    if due {
+        // SAFETY: mi_collect only walks and frees this thread's own heap;
+        // it takes no pointer and is safe to call at any time on a thread
+        // that uses mimalloc (the global allocator of this binary).
+        unsafe { libmimalloc_sys::mi_collect(false) };
+    }
+}
+
 /// Runs this same program again, once, with [`ALLOCATOR_ENV`] set where the
 /// environment lacks it: the allocator reads its options before `main`, and
 /// changing them from here would need `unsafe` FFI. Returns only if there is
@@ -162,7 +194,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("configuration OK");
         return Ok(());
     }
-    let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(collect_freed_memory)
+        .build()
+        .context("cannot start the runtime")?;
     rt.block_on(async {
         // The handler is in place before anyone can learn that we listen, so
         // a SIGTERM sent right after start-up still shuts down cleanly.
