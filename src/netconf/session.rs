@@ -584,20 +584,21 @@ async fn process_messages(
         pace.set_busy();
         let next = match msg {
             Some(Some(Input::Message(b, cost))) => {
-                if let Some((rpc, checked)) = prechecked(state, &b) {
-                    count_rpc(state, guard);
-                    drop(b);
-                    inflight.push_back(Box::pin(async move {
-                        let (reply, _, _) =
-                            answer(state, guard, ctx, &[], &rpc, Some(checked)).await;
-                        (reply, cost)
-                    }));
-                    continue;
-                }
-                match parse_message(state, guard, &b) {
-                    Ok(rpc) if runs_overlapped(state, &rpc) => {
+                // A prechecked request needs its bytes no more.
+                let (b, parsed, checked) = match prechecked(state, &b) {
+                    Some((rpc, checked)) => {
+                        count_rpc(state, guard);
+                        (Bytes::new(), Ok(rpc), Some(checked))
+                    }
+                    None => {
+                        let parsed = parse_message(state, guard, &b);
+                        (b, parsed, None)
+                    }
+                };
+                match parsed {
+                    Ok(rpc) if checked.is_some() || runs_overlapped(state, &rpc) => {
                         inflight.push_back(Box::pin(async move {
-                            let (reply, _, _) = answer(state, guard, ctx, &b, &rpc, None).await;
+                            let (reply, _, _) = answer(state, guard, ctx, &b, &rpc, checked).await;
                             (reply, cost)
                         }));
                         continue;

@@ -304,7 +304,9 @@ pub(crate) fn build_rpc<'c, 'x>(
             }
             None => false,
         },
-        crate::schema::scan::Piece::End => close(&mut open, &mut names, &mut make_inner, &mut root),
+        crate::schema::scan::Piece::End(_) => {
+            close(&mut open, &mut names, &mut make_inner, &mut root)
+        }
     });
     if !built || !open.is_empty() || root.is_null() {
         if !root.is_null() {

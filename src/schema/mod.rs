@@ -566,7 +566,7 @@ impl Schema {
     /// [`Schema::validate_rpc`] without the remembered verdicts: every
     /// request is parsed and validated by libyang.
     pub fn validate_rpc_uncached(&self, rpc_xml: &[u8]) -> Result<ValidatedRpc, ValidationError> {
-        validate::validate_uncached(self, rpc_xml)
+        validate::validate_full(self, rpc_xml)
     }
 
     /// RFC 6022 §3.1 `<get-schema>`.

@@ -227,53 +227,33 @@ pub(crate) fn plain_rpc(input: &[u8], base_ns: &[u8]) -> Option<PlainRpc> {
     if input.get(op_start) != Some(&b'<') {
         return None;
     }
+    // The operation's name and namespace; `walk_element` checks its tag.
     let op = lean_tag(input, op_start + 1)?;
-    if op.odd || op.other_attr || op.duplicate_attr {
-        return None;
-    }
     let op_ns = op.default_ns.clone()?;
-    // The open elements below <rpc>: the operation first.
-    let mut open: [Span; MAX_DEPTH] = std::array::from_fn(|_| 0..0);
-    open[0] = op.name.clone();
-    let mut depth = usize::from(!op.self_closing);
-    let mut j = op.end;
-    while depth > 0 {
-        let lt = j + input.get(j..)?.iter().position(|b| *b == b'<')?;
-        if !plain_text(input.get(j..lt)?) {
-            return None;
-        }
-        if input.get(lt + 1)? == &b'/' {
-            let name_start = lt + 2;
-            let name_end = name_start
-                + input
-                    .get(name_start..)?
-                    .iter()
-                    .position(|b| !is_name_char(*b))?;
-            let close = skip_space(input, name_end);
-            depth -= 1;
-            if input.get(close) != Some(&b'>')
-                || input[name_start..name_end] != input[open[depth].clone()]
-            {
-                return None;
-            }
-            j = close + 1;
-        } else {
-            let tag = lean_tag(input, lt + 1)?;
-            if tag.odd || tag.other_attr || tag.duplicate_attr {
-                return None;
-            }
-            if !tag.self_closing {
+    // The open elements below <rpc>, checked against their end tags.
+    let mut open: [&[u8]; MAX_DEPTH] = [&[]; MAX_DEPTH];
+    let mut depth = 0;
+    let op_end = walk_element(input, op_start, |piece| match piece {
+        Piece::Text(t) => plain_text(t),
+        Piece::Start { name, empty, .. } => {
+            if !empty {
                 // rpc (1) + operation (1) + depth below it.
                 if depth + 2 > MAX_DEPTH {
-                    return None;
+                    return false;
                 }
-                open[depth] = tag.name.clone();
+                open[depth] = name;
                 depth += 1;
             }
-            j = tag.end;
+            true
         }
-    }
-    let op_end = j;
+        Piece::End(name) => {
+            let Some(d) = depth.checked_sub(1) else {
+                return false;
+            };
+            depth = d;
+            open[d] == name
+        }
+    })?;
     let mut k = skip_space(input, op_end);
     if !input.get(k..)?.starts_with(b"</rpc") {
         return None;
@@ -317,66 +297,82 @@ pub(crate) enum Piece<'a> {
     },
     /// Character data as written (entity references not yet replaced).
     Text(&'a [u8]),
-    End,
+    /// An end tag and the name it gives.
+    End(&'a [u8]),
 }
 
 /// Walks the operation element of a request [`plain_rpc`] accepted (its
 /// `op` range), handing each piece to `f` until `f` says stop (`false`).
 /// Returns whether the walk reached the end; `false` also on anything that
 /// is not in the plain shape (the caller then takes another way).
-pub(crate) fn plain_pieces<'a>(op: &'a [u8], mut f: impl FnMut(Piece<'a>) -> bool) -> bool {
-    let mut i = 0;
-    while i < op.len() {
-        let Some(lt) = op[i..].iter().position(|b| *b == b'<').map(|p| i + p) else {
-            return f(Piece::Text(&op[i..]));
-        };
-        if lt > i && !f(Piece::Text(&op[i..lt])) {
-            return false;
+pub(crate) fn plain_pieces<'a>(op: &'a [u8], f: impl FnMut(Piece<'a>) -> bool) -> bool {
+    walk_element(op, 0, f) == Some(op.len())
+}
+
+/// Walks the element whose `<` is at `input[start]`, handing each piece to
+/// `f`, up to that element's end tag; the index just past it. `None` when
+/// `f` says stop (`false`) or a tag is not in the plain shape (a prefix,
+/// an attribute other than `xmlns`, one given twice, other name
+/// characters, a comment, CDATA or processing instruction, an end tag not
+/// closed by `>`); text and end-tag names are `f`'s to judge.
+fn walk_element<'a>(
+    input: &'a [u8],
+    start: usize,
+    mut f: impl FnMut(Piece<'a>) -> bool,
+) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = start;
+    loop {
+        let lt = j + input.get(j..)?.iter().position(|b| *b == b'<')?;
+        if lt > j && !f(Piece::Text(&input[j..lt])) {
+            return None;
         }
-        if op.get(lt + 1) == Some(&b'/') {
-            let Some(gt) = op[lt..].iter().position(|b| *b == b'>') else {
-                return false;
-            };
-            if !f(Piece::End) {
-                return false;
+        if input.get(lt + 1)? == &b'/' {
+            let name_start = lt + 2;
+            let name_end = name_start
+                + input
+                    .get(name_start..)?
+                    .iter()
+                    .position(|b| !is_name_char(*b))?;
+            let close = skip_space(input, name_end);
+            if depth == 0 || input.get(close) != Some(&b'>') {
+                return None;
             }
-            i = lt + gt + 1;
-            continue;
+            if !f(Piece::End(&input[name_start..name_end])) {
+                return None;
+            }
+            depth -= 1;
+            j = close + 1;
+        } else {
+            let tag = lean_tag(input, lt + 1)?;
+            if tag.odd || tag.other_attr || tag.duplicate_attr {
+                return None;
+            }
+            let piece = Piece::Start {
+                name: &input[tag.name.clone()],
+                ns: tag.default_ns.map(|r| &input[r]),
+                empty: tag.self_closing,
+            };
+            if !f(piece) {
+                return None;
+            }
+            depth += usize::from(!tag.self_closing);
+            j = tag.end;
         }
-        let Some(tag) = lean_tag(op, lt + 1) else {
-            return false;
-        };
-        if tag.odd || tag.other_attr || tag.duplicate_attr {
-            return false;
+        if depth == 0 {
+            return Some(j);
         }
-        let piece = Piece::Start {
-            name: &op[tag.name.clone()],
-            ns: tag.default_ns.map(|r| &op[r]),
-            empty: tag.self_closing,
-        };
-        if !f(piece) {
-            return false;
-        }
-        i = tag.end;
     }
-    true
 }
 
 /// Appends character data of the plain shape to `out` with its entity
 /// references replaced (only XML's five predefined ones occur there).
 pub(crate) fn unescape_plain(text: &[u8], out: &mut Vec<u8>) {
-    const REFS: [(&[u8], u8); 5] = [
-        (b"lt;", b'<'),
-        (b"gt;", b'>'),
-        (b"amp;", b'&'),
-        (b"apos;", b'\''),
-        (b"quot;", b'"'),
-    ];
     let mut rest = text;
     while let Some(p) = rest.iter().position(|b| *b == b'&') {
         out.extend_from_slice(&rest[..p]);
         rest = &rest[p + 1..];
-        match REFS.iter().find(|(r, _)| rest.starts_with(r)) {
+        match ENTITY_REFS.iter().find(|(r, _)| rest.starts_with(r)) {
             Some((r, c)) => {
                 out.push(*c);
                 rest = &rest[r.len()..];
@@ -388,6 +384,16 @@ pub(crate) fn unescape_plain(text: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(rest);
 }
 
+/// XML's five predefined entity references (XML 1.0 §4.6), after the `&`,
+/// and the character each stands for.
+const ENTITY_REFS: [(&[u8], u8); 5] = [
+    (b"lt;", b'<'),
+    (b"gt;", b'>'),
+    (b"amp;", b'&'),
+    (b"apos;", b'\''),
+    (b"quot;", b'"'),
+];
+
 /// Character data of the plain shape: `&` only as one of the five
 /// predefined entity references (no character references, no others), and
 /// no `]]>` (XML 1.0 §2.4).
@@ -395,11 +401,10 @@ fn plain_text(text: &[u8]) -> bool {
     if text.windows(3).any(|w| w == b"]]>") {
         return false;
     }
-    const REFS: [&[u8]; 5] = [b"lt;", b"gt;", b"amp;", b"apos;", b"quot;"];
     let mut rest = text;
     while let Some(p) = rest.iter().position(|b| *b == b'&') {
         rest = &rest[p + 1..];
-        let Some(r) = REFS.iter().find(|r| rest.starts_with(r)) else {
+        let Some((r, _)) = ENTITY_REFS.iter().find(|(r, _)| rest.starts_with(r)) else {
             return false;
         };
         rest = &rest[r.len()..];
@@ -730,18 +735,18 @@ mod tests {
                 Piece::Text(b" "),
                 start(b"a", None, false),
                 Piece::Text(b"1 &amp;&lt;2"),
-                Piece::End,
+                Piece::End(b"a"),
                 start(b"b", None, true),
                 start(b"c", Some(b"urn:y"), false),
                 start(b"d", None, false),
                 Piece::Text(b"t"),
-                Piece::End,
-                Piece::End,
-                Piece::End,
+                Piece::End(b"d"),
+                Piece::End(b"c"),
+                Piece::End(b"op"),
             ]
         );
         // Stopping early is reported.
-        assert!(!plain_pieces(op, |p| p != Piece::End));
+        assert!(!plain_pieces(op, |p| !matches!(p, Piece::End(_))));
         let mut out = Vec::new();
         unescape_plain(b"a&amp;b&lt;&gt;&apos;&quot;&x", &mut out);
         assert_eq!(out, b"a&b<>'\"&x");

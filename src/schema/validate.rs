@@ -185,14 +185,7 @@ pub(super) fn validate_rpc(
     let key = around_message_id(rpc_xml);
     schema
         .verdicts
-        .through(key, || validate_uncached(schema, rpc_xml))
-}
-
-pub(super) fn validate_uncached(
-    schema: &Schema,
-    rpc_xml: &[u8],
-) -> Result<ValidatedRpc, ValidationError> {
-    validate_full(schema, rpc_xml)
+        .through(key, || validate_full(schema, rpc_xml))
 }
 
 /// The operation element of a plain request (see [`scan::plain_rpc`])
